@@ -1,0 +1,57 @@
+# The commands the README names. Each target installs what it needs into a virtualenv
+# (.venv by default) through constraints.txt, which pins the CPU torch wheel served on the
+# project's build machines, so no CUDA packages are downloaded.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+PIP_INSTALL := $(PIP) install --quiet -c constraints.txt
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+BENCH_ARGS ?= --quick
+
+.PHONY: help demo test docs bench lint clean
+
+help:
+	@echo "make demo   install skultr and run the demo on built-in synthetic data"
+	@echo "make test   install skultr with its test extra and run the whole suite"
+	@echo "make docs   build the HTML documentation (warnings are errors)"
+	@echo "make bench  run every benchmark script (BENCH_ARGS=--quick by default)"
+	@echo "make lint   run ruff"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: re-install only when the package metadata or the pins change.
+$(VENV)/.installed-core: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e .
+	@touch $@
+
+$(VENV)/.installed-%: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP_INSTALL) -e ".[$*]"
+	@touch $@
+
+demo: $(VENV)/.installed-core
+	$(BIN)/python -m skultr $(DEMO_ARGS)
+
+# pytest exits 5 when it collects no test: that is a broken suite, not a pass.
+test: $(VENV)/.installed-test
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+docs: $(VENV)/.installed-docs
+	$(BIN)/python -m sphinx -W --keep-going -b html doc doc/_build/html
+
+bench: $(VENV)/.installed-bench
+	@set -e; for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; $(BIN)/python $$script $(BENCH_ARGS); done
+
+lint: $(VENV)/.installed-lint
+	$(BIN)/python -m ruff check skultr tests benchmarks examples doc/conf.py doc/sphinxext conftest.py
+	$(BIN)/python -m ruff format --check skultr tests benchmarks examples doc/conf.py doc/sphinxext conftest.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info doc/_build doc/auto_examples doc/generated \
+		.pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,223 @@
+"""The base class of every neural estimator: parameters, fit plumbing, pickling."""
+
+import copy
+import math
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
+
+from ._batching import iterate_batches, n_units
+from ._device import loadable_device, resolve_device
+from ._loop import EarlyStopper, run_epochs
+from ._optim import OPTIMIZERS, make_optimizer
+from ._random import draw_seed, seeded
+
+
+def to_tensor(array, device, dtype=torch.float32):
+    """A contiguous tensor on ``device`` (float32 unless told otherwise)."""
+    if isinstance(array, torch.Tensor):
+        return array.to(device=device, dtype=dtype)
+    numpy_dtype = {torch.float32: np.float32, torch.int64: np.int64, torch.bool: np.bool_}
+    return torch.as_tensor(np.ascontiguousarray(array, dtype=numpy_dtype[dtype]), device=device)
+
+
+class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
+    """Shared machinery of skultr's torch estimators.
+
+    Subclasses declare their own keyword-only ``__init__`` (sklearn reads parameters from
+    its signature) including the engine parameters below, and implement:
+
+    - ``_build_module(self) -> torch.nn.Module``: called once per fresh fit, after input
+      validation, inside a seeded context (so the initial weights follow ``random_state``).
+    - ``_loss(self, module, batch) -> torch.Tensor``: the mean loss of one batch, a tuple
+      of tensors sliced along the first dimension of the tensors given to ``_train``.
+    - optionally ``_optimizer_parameters(self, module)`` to return parameter groups (one
+      group per sub-model: gradient clipping is applied per group).
+
+    A subclass's ``fit`` calls ``fresh, device = self._begin_fit(incremental)`` before
+    ``validate_data(..., reset=fresh)``, turns its data into tensors on ``device`` whose
+    first dimension indexes the training units (rows, or lists for listwise losses) and
+    calls ``self._train(tensors, fresh=fresh, incremental=incremental)``.
+
+    Engine parameters
+    -----------------
+    max_epochs, batch_size, lr, optimizer ("adam" | "adagrad" | "sgd"), weight_decay,
+    clip_grad_norm (None or max norm), early_stopping, validation_fraction,
+    n_iter_no_change, tol, device ("auto" | "cpu" | "cuda" | "cuda:N"), random_state,
+    verbose, warm_start.
+    """
+
+    _parameter_constraints: dict = {
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    # Attributes holding torch objects that must not be pickled as device tensors.
+    _TORCH_STATE = ("module_",)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # CUDA kernels with atomics are not bit-reproducible; the CPU path is.
+        tags.non_deterministic = str(self.device) != "cpu" and torch.cuda.is_available()
+        return tags
+
+    # -- hooks -------------------------------------------------------------------------
+    @abstractmethod
+    def _build_module(self):
+        """Return the untrained torch module (after validation, inside the seeded context)."""
+
+    @abstractmethod
+    def _loss(self, module, batch):
+        """Return the mean loss of one batch as a scalar tensor."""
+
+    def _optimizer_parameters(self, module):
+        return module.parameters()
+
+    # -- fitting -----------------------------------------------------------------------
+    def _begin_fit(self, incremental):
+        """Decide whether this call starts a new model, and on which device.
+
+        Returns ``(fresh, device)``: ``fresh`` is False when the call continues the fitted
+        model (``partial_fit``, or ``fit`` with ``warm_start=True``). Nothing is set on the
+        estimator, so a call that then fails validation leaves it untouched.
+        """
+        fresh = not (hasattr(self, "module_") and (incremental or self.warm_start))
+        device = resolve_device(self.device) if fresh else torch.device(self.device_)
+        return fresh, device
+
+    def _start_model(self, device):
+        self.device_ = str(device)
+        self.seed_ = draw_seed(self.random_state)
+        with seeded(self.seed_, self.device_):
+            self.module_ = self._build_module().to(self.device_)
+        self.optimizer_ = make_optimizer(
+            self.optimizer,
+            self._optimizer_parameters(self.module_),
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+        )
+        self.history_ = History()
+        self.n_iter_ = 0
+
+    def _split_validation(self, tensors):
+        n = n_units(tensors)
+        n_valid = math.ceil(self.validation_fraction * n)
+        if n - n_valid < 1 or n_valid < 1:
+            raise ValueError(
+                f"early_stopping=True needs at least 2 training units to hold out a "
+                f"validation_fraction={self.validation_fraction} of them; got {n}."
+            )
+        order = np.random.RandomState(self.seed_ % (2**32 - 1)).permutation(n)
+        index = torch.as_tensor(order, device=tensors[0].device)
+        valid, train = index[:n_valid], index[n_valid:]
+        return tuple(t[train] for t in tensors), tuple(t[valid] for t in tensors)
+
+    def _train(self, tensors, *, fresh, incremental=False):
+        """Train on device ``tensors``: ``max_epochs`` epochs, or one for ``partial_fit``."""
+        tensors = tuple(tensors)
+        if fresh:
+            self._start_model(tensors[0].device)
+        valid = stopper = None
+        if self.early_stopping and not incremental:
+            tensors, valid = self._split_validation(tensors)
+            stopper = EarlyStopper(self.n_iter_no_change, self.tol)
+        with seeded(self.seed_ + self.n_iter_, self.device_):
+            n_run = run_epochs(
+                module=self.module_,
+                optimizer=self.optimizer_,
+                loss_fn=self._loss,
+                train=tensors,
+                valid=valid,
+                stopper=stopper,
+                n_epochs=1 if incremental else self.max_epochs,
+                batch_size=self.batch_size,
+                seed=self.seed_,
+                first_epoch=self.n_iter_,
+                clip_grad_norm=self.clip_grad_norm,
+                history=self.history_,
+                verbose=self.verbose,
+                description=type(self).__name__,
+            )
+        self.n_iter_ += n_run
+        if stopper is not None:
+            self.best_epoch_ = stopper.best_epoch
+        self.module_.eval()
+        return self
+
+    # -- prediction --------------------------------------------------------------------
+    @torch.no_grad()
+    def _forward_batches(self, forward, tensors, batch_size=None):
+        """Apply ``forward(module, *batch)`` over ``tensors`` in eval mode; numpy float64."""
+        check_is_fitted(self)
+        self.module_.eval()
+        batch_size = batch_size or max(self.batch_size, 8192)
+        outputs = [forward(self.module_, *batch) for batch in iterate_batches(tensors, batch_size)]
+        return torch.cat(outputs).cpu().numpy().astype(np.float64)
+
+    # -- pickling ----------------------------------------------------------------------
+    def __getstate__(self):
+        # A copy: on Python >= 3.11 object.__getstate__ returns the live __dict__.
+        state = dict(super().__getstate__())
+        if "optimizer_" in state:
+            state["optimizer_"] = _tree_to_cpu(state["optimizer_"].state_dict())
+        for name in self._TORCH_STATE:
+            value = state.get(name)
+            if isinstance(value, torch.nn.Module) and _module_device(value).type != "cpu":
+                state[name] = copy.deepcopy(value).cpu()
+        return state
+
+    def __setstate__(self, state):
+        optimizer_state = state.pop("optimizer_", None)
+        super().__setstate__(state)
+        if "device_" not in state:
+            return
+        device = loadable_device(state["device_"])
+        self.device_ = str(device)
+        for name in self._TORCH_STATE:
+            value = getattr(self, name, None)
+            if isinstance(value, torch.nn.Module):
+                value.to(device)
+        if optimizer_state is not None and hasattr(self, "module_"):
+            self.optimizer_ = make_optimizer(
+                self.optimizer,
+                self._optimizer_parameters(self.module_),
+                lr=self.lr,
+                weight_decay=self.weight_decay,
+            )
+            self.optimizer_.load_state_dict(optimizer_state)
+
+
+def _module_device(module):
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _tree_to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {key: _tree_to_cpu(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tree_to_cpu(value) for value in obj)
+    return obj
