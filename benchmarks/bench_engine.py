@@ -100,9 +100,17 @@ def main():
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-skorch", action="store_true")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's choice)",
+    )
     parser.add_argument("--out", default="benchmarks/results/engine.json")
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     n, d, epochs = (20_000, 32, 3) if args.quick else (100_000, 32, 5)
     X, y = make_data(n, d)
     runners = {"hand-written loop": hand_written, "skultr engine": engine}
@@ -114,21 +122,30 @@ def main():
     for _ in range(args.repeats):  # interleaved so drifting machine load hits all alike
         for name, run in runners.items():
             times[name].append(run(X, y, **kwargs))
+    best = {name: float(np.min(values)) for name, values in times.items()}
     median = {name: float(np.median(values)) for name, values in times.items()}
-    base = median["hand-written loop"]
-    overhead = median["skultr engine"] / base - 1
+    # Best-of-N is the figure least disturbed by other load on the machine (as timeit does);
+    # the median is shown next to it.
+    overhead = best["skultr engine"] / best["hand-written loop"] - 1
+    overhead_median = median["skultr engine"] / median["hand-written loop"] - 1
 
     print(
         f"\nEngine overhead, MLP {HIDDEN}, {n} rows x {d} features, batch {args.batch_size}, "
-        f"{epochs} epochs, median of {args.repeats}; torch {torch.__version__}, "
+        f"{epochs} epochs, {args.repeats} interleaved repeats; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}\n"
     )
-    print("| loop | s / epoch | vs hand-written |")
-    print("|---|---:|---:|")
-    for name, value in median.items():
-        print(f"| {name} | {value:.3f} | {value / base:.3f}x |")
+    print("| loop | best s / epoch | median s / epoch | best vs hand-written |")
+    print("|---|---:|---:|---:|")
+    for name in runners:
+        print(
+            f"| {name} | {best[name]:.3f} | {median[name]:.3f} | "
+            f"{best[name] / best['hand-written loop']:.3f}x |"
+        )
     verdict = "meets" if overhead <= 0.10 else "MISSES"
-    print(f"\nskultr engine overhead: {100 * overhead:+.1f}% ({verdict} the <= 10% target)")
+    print(
+        f"\nskultr engine overhead: {100 * overhead:+.1f}% best-of-{args.repeats} "
+        f"({100 * overhead_median:+.1f}% on medians); {verdict} the <= 10% target"
+    )
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,8 +159,10 @@ def main():
                 "hidden": HIDDEN,
                 "repeats": args.repeats,
                 "seconds_per_epoch": times,
+                "best_seconds_per_epoch": best,
                 "median_seconds_per_epoch": median,
                 "engine_overhead": overhead,
+                "engine_overhead_median": overhead_median,
                 "torch": torch.__version__,
                 "threads": torch.get_num_threads(),
                 "machine": platform.platform(),
