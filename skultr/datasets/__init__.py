@@ -1,3 +1,7 @@
 """Loaders for real data formats and generators of synthetic data with known ground truth."""
 
-__all__: list[str] = []
+from ._shrinkage import make_shrinkage_trial
+
+__all__: list[str] = [
+    "make_shrinkage_trial",
+]
