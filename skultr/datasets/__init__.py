@@ -1,7 +1,10 @@
 """Loaders for real data formats and generators of synthetic data with known ground truth."""
 
+from ._fairness import load_fairness_dataset, make_biased_classification
 from ._shrinkage import make_shrinkage_trial
 
 __all__: list[str] = [
+    "load_fairness_dataset",
+    "make_biased_classification",
     "make_shrinkage_trial",
 ]

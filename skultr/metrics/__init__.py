@@ -1,12 +1,26 @@
 """Metrics and scorers: grouped ranking metrics (nDCG, DCG, ERR, MAP) with per-row ``qid``."""
 
+from ._fairness import (
+    demographic_parity_difference,
+    disparate_impact_ratio,
+    equal_opportunity_difference,
+    equalized_odds_difference,
+    make_fairness_scorer,
+    make_fairness_tradeoff_scorer,
+)
 from ._ranking import average_precision_score, dcg_score, err_score, ndcg_score
 from ._scorer import make_ranking_scorer
 
 __all__ = [
     "average_precision_score",
     "dcg_score",
+    "demographic_parity_difference",
+    "disparate_impact_ratio",
+    "equal_opportunity_difference",
+    "equalized_odds_difference",
     "err_score",
+    "make_fairness_scorer",
+    "make_fairness_tradeoff_scorer",
     "make_ranking_scorer",
     "ndcg_score",
 ]

@@ -25,6 +25,46 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     },
 }
 
+# skultr.fairness: the TTTS post-processors wrap a tree or forest (unfitted here, so fit
+# clones and trains it). Under the generic checks FairTTTS's protected attribute is column 0
+# binarised at 0.5 (rows with x0 <= 0.5 form group 0), which works with any numeric X; on
+# data where one group is empty it warns and behaves as TTTS for those rows.
+TEST_PARAMS["TTTSClassifier"] = [
+    {"estimator": lambda: _tree_estimator("DecisionTreeClassifier")},
+    {"estimator": lambda: _tree_estimator("RandomForestClassifier"), "heuristic": "depth"},
+]
+TEST_PARAMS["FairTTTSClassifier"] = [
+    {
+        "estimator": lambda: _tree_estimator("DecisionTreeClassifier"),
+        "protected_attribute": 0,
+        "protected_threshold": 0.5,
+        "unprivileged_value": 0,
+    },
+    {
+        "estimator": lambda: _tree_estimator("RandomForestClassifier"),
+        "protected_attribute": 0,
+        "protected_threshold": 0.5,
+        "unprivileged_value": 1,
+        "heuristic": "fixed",
+    },
+]
+EXPECTED_FAILED_CHECKS["FairTTTSClassifier"] = {
+    "check_classifiers_classes": (
+        "favorable_class must be one of the labels of y; the check relabels y with strings, "
+        "so favorable_class=1 is rejected with a ValueError"
+    ),
+}
+
+
+def _tree_estimator(name):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    if name == "RandomForestClassifier":
+        return RandomForestClassifier(n_estimators=5, random_state=0)
+    return DecisionTreeClassifier(random_state=0)
+
+
 # skultr.calibration: DebiasedRegressor needs its base regressor (the default corrector,
 # TweedieCorrector, passes every check). The correctors themselves take one column of
 # predictions and carry IsotonicRegression's tags (one_d_array=True, two_d_array=False), so

@@ -1,0 +1,422 @@
+"""FairTTTS: fairness-aware test-time simulation through a fitted tree ensemble."""
+
+import dataclasses
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._ttts import (
+    _FLIP_DOC,
+    _BaseTTTS,
+    _expected_proba,
+    _make_fairness_rule,
+    _protected_summary,
+    _ProtectedRecorder,
+)
+
+__all__ = ["FairTTTSClassifier"]
+
+
+class FairTTTSClassifier(_BaseTTTS):
+    """FairTTTS: post-process a fitted tree ensemble towards demographic parity.
+
+    The fitted trees are traversed as in :class:`TTTSClassifier` (each sample leaves its
+    natural branch at node ``n`` with a small probability ``p_n(x)``), and at every node
+    that splits on the protected attribute a sample of the unprivileged group whose
+    natural branch is the child with the larger share of unfavourable classes is sent to
+    the other child with the amplified probability ``min(alpha * p_n(x), 0.5)``
+    (Cohen-Inger et al., 2025). The model is not retrained: only prediction changes. Two
+    optional extensions, off by default, widen the rule: ``amplified_nodes="all"`` and
+    ``flip_cap``.
+
+    The protected attribute is a column of ``X``, so :meth:`predict` needs no extra
+    argument and the post-processor works in ``Pipeline``, ``GridSearchCV`` and
+    ``cross_validate`` with ordinary scorers (see
+    :func:`skultr.metrics.make_fairness_scorer`).
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        A :class:`~sklearn.tree.DecisionTreeClassifier`,
+        :class:`~sklearn.ensemble.RandomForestClassifier` or
+        :class:`~sklearn.ensemble.ExtraTreesClassifier` (subclasses included). A fitted
+        estimator, or one wrapped in :class:`~sklearn.frozen.FrozenEstimator`, is used as
+        is; an unfitted one is cloned and fitted in :meth:`fit`. :func:`~sklearn.base.clone`
+        (used by ``GridSearchCV``) un-fits a plain fitted estimator, so wrap a trained
+        model in ``FrozenEstimator`` to search over ``alpha`` without refitting it.
+
+    protected_attribute : int or str
+        Column of ``X`` holding the protected attribute: a position, or a column name
+        when ``X`` is a pandas DataFrame.
+
+    unprivileged_value : float
+        Value of the protected column that marks the unprivileged group (rows with
+        ``x[protected] == unprivileged_value``). The column must take at most two
+        distinct values in :meth:`fit` unless ``protected_threshold`` is given; then the
+        column is first binarised to ``1 if x > protected_threshold else 0`` and
+        ``unprivileged_value`` must be 0 or 1.
+
+    protected_threshold : float or None, default=None
+        Binarise a continuous protected attribute (for example age) at this value; see
+        ``unprivileged_value``. Every node that splits on the protected column is then a
+        protected node.
+
+    favorable_class : label, default=1
+        The favourable outcome (one of ``classes_``); all other classes are unfavourable.
+
+    alpha : float >= 1, default=9.0
+        Amplification of the flip probability at protected nodes (paper: 9).
+        ``alpha=1`` is plain TTTS.
+
+    flip_cap : float in [0, 1], default=0.5
+        Largest amplified flip probability, ``p' = min(alpha * p, flip_cap)``. The paper
+        caps at 0.5 (an amplified node then averages both subtrees); ``1`` allows routing
+        an unprivileged sample fully as if it were privileged (an extension, see Notes).
+
+    amplified_nodes : {"protected", "all"}, default="protected"
+        Where the amplification applies. ``"protected"`` (the paper): nodes that split on
+        the protected attribute. ``"all"`` (an extension, see Notes): every internal node,
+        so that bias carried by proxies of the protected attribute is also counteracted;
+        choose ``alpha`` by cross-validation, e.g. with
+        :func:`~skultr.metrics.make_fairness_tradeoff_scorer`, as too large a value
+        overshoots parity.
+    {flip_doc}
+    Attributes
+    ----------
+    estimator_ : estimator instance
+        The fitted estimator whose trees are traversed (``estimator`` itself when it was
+        fitted or frozen).
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, those of ``estimator_``.
+
+    n_trees_ : int
+        Number of trees traversed.
+
+    protected_index_ : int
+        Position of the protected column in ``X``.
+
+    protected_nodes_ : ndarray of shape (n_protected_nodes, 2)
+        ``(tree index, node id within the tree)`` of every node that splits on the
+        protected attribute.
+
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during ``fit``, when ``X`` has string column names.
+
+    See Also
+    --------
+    TTTSClassifier : the same traversal without the fairness amplification.
+    skultr.metrics.demographic_parity_difference : the gap FairTTTS is meant to reduce.
+    FairnessTradeoffDisplay : accuracy and fairness over ``alpha``.
+
+    Notes
+    -----
+    At an internal node ``n`` with feature ``f`` and threshold ``t_n`` the natural branch
+    of ``x`` is left when ``x_f <= t_n``, and the base flip probability ``p_n(x)`` follows
+    ``heuristic`` (by default ``p_n(x) = max(p_max - |x_f - t_n| / s, 0)``). Let ``u_c``
+    be the share of unfavourable classes among the training rows of child ``c``
+    (``u_c = 1 - v_c(favorable_class)``) and call the child with the larger ``u_c`` the
+    worse child (no child is worse when the shares are equal). FairTTTS uses, with the cap
+    ``c = flip_cap`` (0.5 in the paper),
+
+    .. math::
+
+        p'_n(x) = \\begin{cases}
+            \\min(\\alpha\\, p_n(x), c) & \\text{if } f = \\text{protected},\\
+                x \\text{ unprivileged and its natural branch is the worse child},\\\\
+            p_n(x) & \\text{otherwise,}
+        \\end{cases}
+
+    and the prediction is the expectation over the random traversal,
+
+    .. math::
+
+        P(\\text{root}) = 1, \\quad
+        P(\\text{natural child}) = P(n)\\,(1 - p'_n(x)), \\quad
+        P(\\text{other child}) = P(n)\\,p'_n(x), \\quad
+        \\hat p(y \\mid x) = \\frac{1}{T} \\sum_{k=1}^{T}
+            \\sum_{\\ell \\in \\text{leaves}_k} P(\\ell)\\, v_\\ell(y).
+
+    ``method="exact"`` evaluates these sums (deterministic); ``method="monte_carlo"``
+    draws ``S = n_simulations`` paths per tree and row as the paper does. With the
+    default ``distance_scale="max_threshold"`` (the authors' code) and unscaled data,
+    ``p_n(x)`` is close to ``p_max`` at a binary protected node, so with ``alpha >= 5``
+    the amplified probability is the cap 0.5: an unprivileged sample heading to the worse
+    child is routed half the time as if it were privileged. With
+    ``distance_scale="node_std"`` (the TTTS paper's scale) ``p_n(x)`` is 0 at a binary
+    node, so the amplification has no effect; use a constant heuristic or the default
+    scale for binary protected attributes. On standardised features the largest
+    threshold is small and the default distance heuristic gives ``p = 0`` at binary nodes
+    too; ``heuristic="fixed"`` then reproduces the paper's behaviour unit-free.
+
+    Extensions (not in the paper). Trees often encode the protected attribute through
+    proxies (on Adult, ``relationship`` carries sex) and rarely split on it directly, so
+    the protected nodes are seldom on a sample's path and FairTTTS changes little. With
+    ``amplified_nodes="all"`` the same rule ("an unprivileged sample heading to the worse
+    child flips with ``min(alpha p, c)``") applies at every internal node; its effect
+    grows quickly with ``alpha`` and overshoots parity where the gap is small, so choose
+    ``alpha`` (including 1, plain TTTS) by cross-validation with a fairness-aware scorer.
+    ``flip_cap=1`` lets the rule route a sample fully as if privileged.
+
+    Departures from the authors' code: the random generator is seeded by
+    ``random_state``; ``alpha`` is a parameter; equal unfavourable shares amplify
+    nothing (the code treats the left child as worse); in Monte-Carlo mode a forest draws
+    ``n_simulations`` paths per tree (the code's forest drew one).
+
+    References
+    ----------
+    .. [1] N. Cohen-Inger, L. Rokach, B. Shapira, S. Cohen, "FairTTTS: A Tree Test Time
+       Simulation Method for Fairness-Aware Classification", arXiv:2501.08155, 2025.
+    .. [2] S. Cohen, O. Arbili, Y. Mirsky, L. Rokach, "TTTS: Tree Test Time Simulation
+       for Enhancing Decision Tree Robustness against Adversarial Examples", AAAI 2024.
+
+    Examples
+    --------
+    Column 0 of :func:`~skultr.datasets.make_biased_classification` is the group
+    (0 = unprivileged); its labels favour group 1 at equal merit.
+
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from skultr.datasets import make_biased_classification
+    >>> from skultr.fairness import FairTTTSClassifier
+    >>> from skultr.metrics import demographic_parity_difference
+    >>> X, y = make_biased_classification(1000, random_state=0)
+    >>> tree = DecisionTreeClassifier(min_samples_leaf=20, random_state=0).fit(X, y)
+    >>> fair = FairTTTSClassifier(tree, protected_attribute=0, unprivileged_value=0)
+    >>> fair = fair.fit(X, y)
+    >>> for model in (tree, fair):
+    ...     gap = demographic_parity_difference(y, model.predict(X), sensitive_features=X[:, 0])
+    ...     print(f"{type(model).__name__}: parity gap {gap:.3f}")
+    DecisionTreeClassifier: parity gap 0.435
+    FairTTTSClassifier: parity gap 0.134
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseTTTS._parameter_constraints,
+        "protected_attribute": [Interval(Integral, 0, None, closed="left"), str],
+        "unprivileged_value": [Real],
+        "protected_threshold": [Real, None],
+        "favorable_class": "no_validation",
+        "alpha": [Interval(Real, 1, None, closed="left")],
+        "flip_cap": [Interval(Real, 0, 1, closed="both")],
+        "amplified_nodes": [StrOptions({"protected", "all"})],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        protected_attribute,
+        unprivileged_value,
+        protected_threshold=None,
+        favorable_class=1,
+        alpha=9.0,
+        flip_cap=0.5,
+        amplified_nodes="protected",
+        heuristic="distance",
+        p_max=0.1,
+        depth_rate=0.05,
+        distance_scale="max_threshold",
+        method="exact",
+        n_simulations=100,
+        prune_tol=0.0,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.protected_attribute = protected_attribute
+        self.unprivileged_value = unprivileged_value
+        self.protected_threshold = protected_threshold
+        self.favorable_class = favorable_class
+        self.alpha = alpha
+        self.flip_cap = flip_cap
+        self.amplified_nodes = amplified_nodes
+        self.heuristic = heuristic
+        self.p_max = p_max
+        self.depth_rate = depth_rate
+        self.distance_scale = distance_scale
+        self.method = method
+        self.n_simulations = n_simulations
+        self.prune_tol = prune_tol
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Fit the wrapped estimator if needed, compile its trees and check the groups.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, including the protected column. With a fitted ``estimator``
+            it is used to check the protected attribute and, for
+            ``heuristic="confidence"`` or ``distance_scale="node_std"``, for the per-node
+            feature statistics.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : FairTTTSClassifier
+            The fitted post-processor.
+        """
+        self._fit_base(X, y)
+        matches = np.flatnonzero(self.classes_ == self.favorable_class)
+        if matches.size == 0:
+            raise ValueError(
+                f"favorable_class={self.favorable_class!r} is not one of the classes "
+                f"{self.classes_.tolist()}."
+            )
+        favorable_index = int(matches[0])
+        self._fairness_rule = _make_fairness_rule(
+            self._forest,
+            protected_index=self.protected_index_,
+            favorable_index=favorable_index,
+            alpha=self.alpha,
+            cap=self.flip_cap,
+            all_nodes=self.amplified_nodes == "all",
+        )
+        forest = self._forest
+        nodes = np.flatnonzero(~forest.is_leaf & (forest.feature == self.protected_index_))
+        tree = self._forest.tree[nodes]
+        self.protected_nodes_ = np.column_stack([tree, nodes - self._forest.n_nodes_ptr[tree]])
+        return self
+
+    # -- the protected group ------------------------------------------------------------
+    def _check_before_fit(self, X, y):
+        self.protected_index_ = self._resolve_protected_index(X)
+        self._check_protected_column(X)
+
+    def _protected_name(self):
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return repr(str(names[self.protected_index_]))
+        return f"at index {self.protected_index_}"
+
+    def _resolve_protected_index(self, X):
+        attribute = self.protected_attribute
+        n_features = X.shape[1]
+        if isinstance(attribute, str):
+            names = getattr(self, "feature_names_in_", None)
+            if names is None:
+                raise ValueError(
+                    f"protected_attribute={attribute!r} is a column name but X has no "
+                    "column names; pass a pandas DataFrame or an integer position."
+                )
+            where = np.flatnonzero(names == attribute)
+            if where.size == 0:
+                raise ValueError(
+                    f"protected_attribute={attribute!r} is not a column of X; its columns "
+                    f"are {_preview(names)}."
+                )
+            return int(where[0])
+        if attribute >= n_features:
+            raise ValueError(
+                f"protected_attribute={attribute} is out of range for X with {n_features} columns."
+            )
+        return int(attribute)
+
+    def _check_protected_column(self, X):
+        """In fit: the column is binary (or binarised) and the value names a group."""
+        column = X[:, self.protected_index_]
+        if self.protected_threshold is None:
+            values = np.unique(column)
+            if values.size > 2:
+                raise ValueError(
+                    f"The protected column {self._protected_name()} must be binary; it takes "
+                    f"{values.size} distinct values ({_preview(values)}). Pass "
+                    "protected_threshold to binarise a continuous attribute."
+                )
+        elif self.unprivileged_value not in (0, 1):
+            raise ValueError(
+                "With protected_threshold set, the protected column is binarised to 0/1 and "
+                f"unprivileged_value must be 0 or 1; got {self.unprivileged_value!r}."
+            )
+        if self._unprivileged_mask(X).any():
+            return
+        values = _preview(np.unique(column))
+        if self.protected_threshold is None:
+            raise ValueError(
+                f"unprivileged_value={self.unprivileged_value!r} matches no row of X: the "
+                f"protected column {self._protected_name()} takes the values {values}."
+            )
+        # A threshold rule is defined on values, not on categories: an empty group in the
+        # fit data is possible (the rule still applies at prediction), so only warn.
+        warnings.warn(
+            f"No row of X falls in the unprivileged group (protected column "
+            f"{self._protected_name()} binarised at protected_threshold="
+            f"{self.protected_threshold}, unprivileged_value={self.unprivileged_value}; "
+            f"values {values}). FairTTTS amplifies flips only for unprivileged rows.",
+            UserWarning,
+            stacklevel=6,
+        )
+
+    def _unprivileged_mask(self, X):
+        """Boolean mask of the unprivileged rows of X."""
+        column = X[:, self.protected_index_]
+        if self.protected_threshold is None:
+            return column == self.unprivileged_value
+        return (column > self.protected_threshold) == bool(self.unprivileged_value)
+
+    def _fairness_for(self, X, alpha=None):
+        rule = self._fairness_rule
+        if alpha is not None:
+            rule = dataclasses.replace(rule, alpha=np.float32(alpha))
+        return rule, self._unprivileged_mask(X)
+
+    # -- introspection -------------------------------------------------------------------
+    def protected_decision_path(self, X):
+        """How often the protected nodes fire, in expectation (exact mode).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        activity : :class:`~sklearn.utils.Bunch`
+            With ``k`` nodes where the amplification applies (those of
+            ``protected_nodes_``; every internal node with ``amplified_nodes="all"``):
+
+            - ``tree_index``, ``node_index`` : ndarray of shape (k,), the nodes;
+            - ``reach`` : ndarray of shape (n_samples, k), probability that the simulated
+              traversal visits the node;
+            - ``base_flip_probability`` : (n_samples, k), the heuristic's ``p_n(x)``;
+            - ``flip_probability`` : (n_samples, k), ``p'_n(x)`` after amplification;
+            - ``amplified`` : bool (n_samples, k), whether the fairness rule applied;
+            - ``firing_rate`` : (n_samples,), expected number of amplified flips per
+              tree traversal, ``sum_n reach * amplified * p'_n / n_trees``;
+            - ``extra_flip_rate`` : (n_samples,), the part of it due to the amplification,
+              ``sum_n reach * amplified * (p'_n - p_n) / n_trees``.
+
+            The arrays are dense; with ``amplified_nodes="all"`` pass a few rows only.
+        """
+        check_is_fitted(self)
+        X, X32 = self._validate_X_predict(X)
+        rule, unprivileged = self._fairness_for(X)
+        nodes = np.flatnonzero(rule.protected)
+        recorder = _ProtectedRecorder(X.shape[0], nodes)
+        _expected_proba(
+            self._forest,
+            X32,
+            self._flip_model,
+            fairness=rule,
+            unprivileged=unprivileged,
+            prune_tol=float(self.prune_tol),
+            recorder=recorder,
+        )
+        return _protected_summary(self._forest, recorder, nodes, self.n_trees_)
+
+
+FairTTTSClassifier.__doc__ = FairTTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC)
+
+
+def _preview(values, limit=6):
+    values = list(np.asarray(values).tolist())
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return f"[{shown}{', ...' if len(values) > limit else ''}]"

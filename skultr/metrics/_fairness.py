@@ -1,0 +1,487 @@
+"""Group-fairness metrics and scorers that read the protected attribute from a column of X.
+
+The differences follow fairlearn's ``between_groups`` definitions (largest minus smallest
+group rate), so values agree with ``fairlearn.metrics`` where its rates are defined.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.metrics import accuracy_score
+from sklearn.utils import column_or_1d
+from sklearn.utils._param_validation import StrOptions, validate_params
+from sklearn.utils.validation import _check_sample_weight, check_consistent_length
+
+__all__ = [
+    "demographic_parity_difference",
+    "disparate_impact_ratio",
+    "equal_opportunity_difference",
+    "equalized_odds_difference",
+    "make_fairness_scorer",
+    "make_fairness_tradeoff_scorer",
+]
+
+
+def _check_inputs(y_true, y_pred, sensitive_features, sample_weight):
+    y_true = column_or_1d(y_true, warn=True) if y_true is not None else None
+    y_pred = column_or_1d(y_pred, warn=True)
+    groups = column_or_1d(sensitive_features, warn=True)
+    arrays = [y_pred, groups] if y_true is None else [y_true, y_pred, groups]
+    check_consistent_length(*arrays)
+    weight = _check_sample_weight(sample_weight, y_pred)
+    if y_pred.shape[0] == 0:
+        raise ValueError("y_pred is empty; fairness metrics need at least one row.")
+    return y_true, y_pred, groups, weight
+
+
+def _group_rates(hit, base, groups, weight):
+    """Weighted rate mean(hit | base) per group; NaN where a group has no base row."""
+    labels, codes = np.unique(groups, return_inverse=True)
+    num = np.bincount(codes, weights=weight * (hit & base), minlength=labels.size)
+    den = np.bincount(codes, weights=weight * base, minlength=labels.size)
+    rates = np.full(labels.size, np.nan)
+    np.divide(num, den, out=rates, where=den > 0)
+    return labels, rates
+
+
+def _spread(rates):
+    """Largest minus smallest defined rate; NaN with fewer than two defined rates."""
+    defined = rates[~np.isnan(rates)]
+    if defined.size < 2:
+        return float("nan")
+    return float(defined.max() - defined.min())
+
+
+_COMMON = {
+    "y_pred": ["array-like"],
+    "sensitive_features": ["array-like"],
+    "pos_label": [Real, str, "boolean"],
+    "sample_weight": ["array-like", None],
+}
+
+
+@validate_params({"y_true": ["array-like", None], **_COMMON}, prefer_skip_nested_validation=True)
+def demographic_parity_difference(
+    y_true, y_pred, *, sensitive_features, pos_label=1, sample_weight=None
+):
+    """Largest difference in selection rate between groups.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or None
+        Ignored; accepted so that the signature matches the other metrics (and fairlearn).
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    sensitive_features : array-like of shape (n_samples,)
+        Group of each row (any number of groups).
+    pos_label : int, float, bool or str, default=1
+        The favourable (selected) label.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    difference : float
+        ``max_g P(y_pred = pos_label | g) - min_g P(y_pred = pos_label | g)``, in [0, 1];
+        0 means demographic parity. NaN with a single group.
+
+    Examples
+    --------
+    >>> from skultr.metrics import demographic_parity_difference
+    >>> demographic_parity_difference(None, [1, 1, 0, 1, 0, 0],
+    ...                               sensitive_features=["a", "a", "a", "b", "b", "b"])
+    0.333...
+    """
+    _, y_pred, groups, weight = _check_inputs(None, y_pred, sensitive_features, sample_weight)
+    _, rates = _group_rates(y_pred == pos_label, np.ones_like(y_pred, bool), groups, weight)
+    return _spread(rates)
+
+
+@validate_params(
+    {"y_true": ["array-like", None], **_COMMON, "unprivileged_group": "no_validation"},
+    prefer_skip_nested_validation=True,
+)
+def disparate_impact_ratio(
+    y_true,
+    y_pred,
+    *,
+    sensitive_features,
+    unprivileged_group=None,
+    pos_label=1,
+    sample_weight=None,
+):
+    """Ratio of selection rates between groups (the "80 % rule" statistic).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,) or None
+        Ignored; accepted so that the signature matches the other metrics.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    sensitive_features : array-like of shape (n_samples,)
+        Group of each row.
+    unprivileged_group : label or None, default=None
+        ``None``: smallest over largest group selection rate (fairlearn's
+        ``demographic_parity_ratio``), in [0, 1]. A group label: selection rate of that
+        group over the selection rate of all other rows (AIF360's convention), which
+        exceeds 1 when the unprivileged group is selected more often.
+    pos_label : int, float, bool or str, default=1
+        The favourable (selected) label.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    ratio : float
+        1 means parity. ``inf`` when only the numerator is positive, NaN when the
+        denominator group is absent or both rates are 0.
+
+    Examples
+    --------
+    >>> from skultr.metrics import disparate_impact_ratio
+    >>> g = ["a", "a", "a", "a", "b", "b", "b", "b"]
+    >>> disparate_impact_ratio(None, [1, 1, 1, 0, 1, 0, 0, 0], sensitive_features=g)
+    0.333...
+    >>> disparate_impact_ratio(None, [1, 1, 1, 0, 1, 0, 0, 0], sensitive_features=g,
+    ...                        unprivileged_group="a")
+    3.0
+    """
+    _, y_pred, groups, weight = _check_inputs(None, y_pred, sensitive_features, sample_weight)
+    selected = (y_pred == pos_label).astype(np.float64) * weight
+    if unprivileged_group is None:
+        _, rates = _group_rates(y_pred == pos_label, np.ones_like(y_pred, bool), groups, weight)
+        if rates.size < 2:
+            return float("nan")
+        num, den = rates.min(), rates.max()
+    else:
+        mask = groups == unprivileged_group
+        if not mask.any():
+            raise ValueError(
+                f"unprivileged_group={unprivileged_group!r} does not occur in "
+                f"sensitive_features (groups: {np.unique(groups).tolist()[:10]})."
+            )
+        if mask.all():
+            return float("nan")
+        num = selected[mask].sum() / weight[mask].sum()
+        den = selected[~mask].sum() / weight[~mask].sum()
+    if den == 0:
+        return float("inf") if num > 0 else float("nan")
+    return float(num / den)
+
+
+@validate_params({"y_true": ["array-like"], **_COMMON}, prefer_skip_nested_validation=True)
+def equal_opportunity_difference(
+    y_true, y_pred, *, sensitive_features, pos_label=1, sample_weight=None
+):
+    """Largest difference in true positive rate between groups.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    sensitive_features : array-like of shape (n_samples,)
+        Group of each row.
+    pos_label : int, float, bool or str, default=1
+        The favourable label.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    difference : float
+        ``max_g TPR_g - min_g TPR_g`` with ``TPR_g = P(y_pred = pos | y_true = pos, g)``.
+        Groups without a positive row are left out (fairlearn counts their rate as 0);
+        NaN when fewer than two groups have a positive row.
+
+    Examples
+    --------
+    >>> from skultr.metrics import equal_opportunity_difference
+    >>> equal_opportunity_difference([1, 1, 0, 1, 1, 0], [1, 0, 0, 1, 1, 1],
+    ...                              sensitive_features=[0, 0, 0, 1, 1, 1])
+    0.5
+    """
+    y_true, y_pred, groups, weight = _check_inputs(
+        y_true, y_pred, sensitive_features, sample_weight
+    )
+    _, tpr = _group_rates(y_pred == pos_label, y_true == pos_label, groups, weight)
+    return _spread(tpr)
+
+
+@validate_params(
+    {"y_true": ["array-like"], **_COMMON, "agg": [StrOptions({"worst_case", "mean"})]},
+    prefer_skip_nested_validation=True,
+)
+def equalized_odds_difference(
+    y_true, y_pred, *, sensitive_features, pos_label=1, agg="worst_case", sample_weight=None
+):
+    """Largest between-group difference in true and false positive rates.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    sensitive_features : array-like of shape (n_samples,)
+        Group of each row.
+    pos_label : int, float, bool or str, default=1
+        The favourable label.
+    agg : {"worst_case", "mean"}, default="worst_case"
+        Combine the TPR and FPR differences by their maximum or their mean (fairlearn).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Row weights.
+
+    Returns
+    -------
+    difference : float
+        ``max(TPR difference, FPR difference)`` (or their mean); each difference leaves
+        out the groups where the rate is undefined.
+
+    Examples
+    --------
+    >>> from skultr.metrics import equalized_odds_difference
+    >>> equalized_odds_difference([1, 1, 0, 1, 1, 0], [1, 0, 0, 1, 1, 1],
+    ...                           sensitive_features=[0, 0, 0, 1, 1, 1])
+    1.0
+    """
+    y_true, y_pred, groups, weight = _check_inputs(
+        y_true, y_pred, sensitive_features, sample_weight
+    )
+    hit = y_pred == pos_label
+    positive = y_true == pos_label
+    _, tpr = _group_rates(hit, positive, groups, weight)
+    _, fpr = _group_rates(hit, ~positive, groups, weight)
+    diffs = np.array([_spread(tpr), _spread(fpr)])
+    if agg == "mean":
+        return float(diffs.mean())
+    return float(np.nan if np.isnan(diffs).all() else np.nanmax(diffs))
+
+
+_METRICS = {
+    "demographic_parity_difference": (demographic_parity_difference, False),
+    "disparate_impact_ratio": (disparate_impact_ratio, True),
+    "equal_opportunity_difference": (equal_opportunity_difference, False),
+    "equalized_odds_difference": (equalized_odds_difference, False),
+}
+
+
+def _protected_column(X, protected_attribute, protected_threshold):
+    """The protected column of X (array or DataFrame), binarised when a threshold is set."""
+    if hasattr(X, "iloc"):
+        if isinstance(protected_attribute, str):
+            if protected_attribute not in X.columns:
+                raise ValueError(
+                    f"protected_attribute={protected_attribute!r} is not a column of X; its "
+                    f"columns are {list(X.columns)[:10]}."
+                )
+            column = X[protected_attribute].to_numpy()
+        else:
+            column = X.iloc[:, protected_attribute].to_numpy()
+    else:
+        if isinstance(protected_attribute, str):
+            raise ValueError(
+                f"protected_attribute={protected_attribute!r} is a column name but X has no "
+                "column names; pass a pandas DataFrame or an integer position."
+            )
+        X = np.asarray(X)
+        if X.ndim != 2 or not 0 <= protected_attribute < X.shape[1]:
+            raise ValueError(
+                f"protected_attribute={protected_attribute} is out of range for X of shape "
+                f"{X.shape}."
+            )
+        column = X[:, protected_attribute]
+    if protected_threshold is not None:
+        column = (column.astype(np.float64) > protected_threshold).astype(np.int64)
+    return column
+
+
+def _check_protected_attribute(protected_attribute):
+    if isinstance(protected_attribute, str):
+        return
+    if not isinstance(protected_attribute, Integral) or isinstance(protected_attribute, bool):
+        raise TypeError(
+            "protected_attribute must be a column position (int) or a column name (str); "
+            f"got {type(protected_attribute).__name__}."
+        )
+
+
+class _FairnessScorer:
+    """Scorer ``scorer(estimator, X, y)`` reading the groups from a column of X."""
+
+    def __init__(self, metric, sign, protected_attribute, protected_threshold, kwargs):
+        self._metric = metric
+        self._sign = sign
+        self._protected_attribute = protected_attribute
+        self._protected_threshold = protected_threshold
+        self._kwargs = kwargs
+
+    def __call__(self, estimator, X, y_true, sample_weight=None):
+        groups = _protected_column(X, self._protected_attribute, self._protected_threshold)
+        y_pred = estimator.predict(X)
+        value = self._metric(
+            y_true, y_pred, sensitive_features=groups, sample_weight=sample_weight, **self._kwargs
+        )
+        return self._sign * value
+
+    def __repr__(self):
+        name = getattr(self._metric, "__name__", repr(self._metric))
+        sign = "" if self._sign > 0 else ", sign=-1"
+        return (
+            f"make_fairness_scorer({name}, protected_attribute={self._protected_attribute!r}"
+            f"{sign})"
+        )
+
+
+def make_fairness_scorer(
+    metric,
+    *,
+    protected_attribute,
+    protected_threshold=None,
+    greater_is_better=None,
+    **kwargs,
+):
+    """Scorer for a group-fairness metric whose groups come from a column of X.
+
+    Because the groups are read from ``X`` at scoring time, the scorer works in
+    ``GridSearchCV`` and ``cross_validate`` without metadata routing. In a ``Pipeline``
+    the column is looked up in the pipeline's input ``X``.
+
+    Parameters
+    ----------
+    metric : str or callable
+        ``"demographic_parity_difference"``, ``"disparate_impact_ratio"``,
+        ``"equal_opportunity_difference"``, ``"equalized_odds_difference"``, or a callable
+        ``metric(y_true, y_pred, *, sensitive_features, sample_weight=None, **kwargs)``.
+    protected_attribute : int or str
+        Column of ``X`` (position, or name for a DataFrame) holding the groups.
+    protected_threshold : float or None, default=None
+        If set, the column is binarised to ``1 if x > protected_threshold else 0``.
+    greater_is_better : bool or None, default=None
+        Whether larger metric values are better. ``None`` infers it for the named
+        metrics (differences: lower is better; the ratio: higher is better) and means
+        ``False`` for a callable. When lower is better the scorer returns the negated
+        value, following scikit-learn's ``neg_*`` scorers.
+    **kwargs
+        Passed to the metric (for example ``pos_label``).
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y_true, sample_weight=None) -> float``; larger is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from skultr.metrics import make_fairness_scorer
+    >>> X = np.array([[0, 1.0], [0, 2.0], [1, 3.0], [1, 4.0]])
+    >>> y = np.array([0, 1, 1, 1])
+    >>> model = DummyClassifier(strategy="most_frequent").fit(X, y)
+    >>> scorer = make_fairness_scorer("demographic_parity_difference", protected_attribute=0)
+    >>> scorer(model, X, y)
+    -0.0
+    """
+    _check_protected_attribute(protected_attribute)
+    if isinstance(metric, str):
+        if metric not in _METRICS:
+            raise ValueError(
+                f"metric must be one of {sorted(_METRICS)} or a callable; got {metric!r}."
+            )
+        func, higher_better = _METRICS[metric]
+    elif callable(metric):
+        func, higher_better = metric, False
+    else:
+        raise TypeError(f"metric must be a string or a callable; got {type(metric).__name__}.")
+    if greater_is_better is not None:
+        higher_better = bool(greater_is_better)
+    return _FairnessScorer(
+        func, 1.0 if higher_better else -1.0, protected_attribute, protected_threshold, kwargs
+    )
+
+
+class _TradeoffScorer:
+    """accuracy - fairness_weight * fairness gap, groups from a column of X."""
+
+    def __init__(self, metric, weight, protected_attribute, protected_threshold, kwargs):
+        self._metric = metric
+        self._weight = weight
+        self._protected_attribute = protected_attribute
+        self._protected_threshold = protected_threshold
+        self._kwargs = kwargs
+
+    def __call__(self, estimator, X, y_true, sample_weight=None):
+        groups = _protected_column(X, self._protected_attribute, self._protected_threshold)
+        y_pred = estimator.predict(X)
+        accuracy = accuracy_score(y_true, y_pred, sample_weight=sample_weight)
+        gap = self._metric(
+            y_true, y_pred, sensitive_features=groups, sample_weight=sample_weight, **self._kwargs
+        )
+        return accuracy - self._weight * (0.0 if np.isnan(gap) else gap)
+
+    def __repr__(self):
+        return (
+            f"make_fairness_tradeoff_scorer(fairness_metric={self._metric.__name__}, "
+            f"fairness_weight={self._weight}, protected_attribute={self._protected_attribute!r})"
+        )
+
+
+def make_fairness_tradeoff_scorer(
+    *,
+    protected_attribute,
+    fairness_metric="demographic_parity_difference",
+    fairness_weight=1.0,
+    protected_threshold=None,
+    **kwargs,
+):
+    """Scorer ``accuracy - fairness_weight * gap`` for choosing a fairness trade-off.
+
+    Useful to select, say, FairTTTS's ``alpha`` by cross-validation: with
+    ``fairness_weight=1`` one point of accuracy is worth one point of demographic parity.
+
+    Parameters
+    ----------
+    protected_attribute : int or str
+        Column of ``X`` (position, or name for a DataFrame) holding the groups.
+    fairness_metric : {"demographic_parity_difference", "equal_opportunity_difference", \
+            "equalized_odds_difference"}, default="demographic_parity_difference"
+        The gap to penalise (lower is better). A NaN gap (a single group) counts as 0.
+    fairness_weight : float >= 0, default=1.0
+        Price of one unit of gap in units of accuracy.
+    protected_threshold : float or None, default=None
+        If set, the column is binarised to ``1 if x > protected_threshold else 0``.
+    **kwargs
+        Passed to the fairness metric (for example ``pos_label``).
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y_true, sample_weight=None) -> float``; larger is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from skultr.metrics import make_fairness_tradeoff_scorer
+    >>> X = np.array([[0, 1.0], [0, 2.0], [1, 3.0], [1, 4.0]])
+    >>> y = np.array([0, 1, 1, 1])
+    >>> model = DummyClassifier(strategy="most_frequent").fit(X, y)
+    >>> make_fairness_tradeoff_scorer(protected_attribute=0)(model, X, y)
+    0.75
+    """
+    _check_protected_attribute(protected_attribute)
+    names = {k for k, (_, higher) in _METRICS.items() if not higher}
+    if fairness_metric not in names:
+        raise ValueError(
+            f"fairness_metric must be one of {sorted(names)}; got {fairness_metric!r}."
+        )
+    if not isinstance(fairness_weight, Real) or fairness_weight < 0:
+        raise ValueError(f"fairness_weight must be a float >= 0; got {fairness_weight!r}.")
+    return _TradeoffScorer(
+        _METRICS[fairness_metric][0],
+        float(fairness_weight),
+        protected_attribute,
+        protected_threshold,
+        kwargs,
+    )
