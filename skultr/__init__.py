@@ -8,7 +8,15 @@ import importlib
 
 __version__ = "0.1.0.dev0"
 
-_SUBPACKAGES = ("calibration", "datasets", "fairness", "metrics", "utils")
+_SUBPACKAGES = (
+    "calibration",
+    "datasets",
+    "fairness",
+    "metrics",
+    "propensity",
+    "ranking",
+    "utils",
+)
 
 __all__ = ["__version__", *_SUBPACKAGES]
 

@@ -12,6 +12,7 @@ import numpy as np
 
 PARTS = {
     "engine": "skultr._demo:run_engine_demo",
+    "dla": "skultr.ranking._demo:run_demo",
     "fairness": "skultr.fairness._demo:run_demo",
     "calibration": "skultr.calibration._demo:run_demo",
 }

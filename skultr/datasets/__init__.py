@@ -1,10 +1,14 @@
 """Loaders for real data formats and generators of synthetic data with known ground truth."""
 
 from ._fairness import load_fairness_dataset, make_biased_classification
+from ._ltr import load_svmlight_ranking, make_click_log, make_ranking_dataset
 from ._shrinkage import make_shrinkage_trial
 
 __all__: list[str] = [
     "load_fairness_dataset",
+    "load_svmlight_ranking",
     "make_biased_classification",
+    "make_click_log",
+    "make_ranking_dataset",
     "make_shrinkage_trial",
 ]

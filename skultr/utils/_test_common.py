@@ -65,6 +65,59 @@ def _tree_estimator(name):
     return DecisionTreeClassifier(random_state=0)
 
 
+# skultr.ranking and skultr.propensity: the click-log rankers and the position propensity
+# estimators learn from clicks, so y must be 0/1 (ValueError otherwise). Without qid all rows
+# form one list; without position the rows of a list are in displayed order (XGBoost's
+# convention), so every generic check gets a sensible fit. The checks listed in
+# _CLICK_CHECKS fit on targets with other values (0..3, continuous) and fail by design; they
+# run on 0/1 clicks in skultr/ranking/tests/test_estimator_checks.py.
+_NOT_CLICKS = (
+    "fits on targets other than 0/1 and y must be clicks; the check passes on 0/1 clicks "
+    "(skultr/ranking/tests/test_estimator_checks.py)"
+)
+_CLICK_CHECKS = (
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_dtype_object",
+    "check_estimators_dtypes",
+    "check_estimators_fit_returns_self",
+    "check_estimators_overwrite_params",
+    "check_f_contiguous_array_estimator",
+    "check_fit2d_1feature",
+    "check_fit2d_predict1d",
+    "check_fit_score_takes_y",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "check_n_features_in_after_fitting",
+    "check_positive_only_tag_during_fit",
+    "check_readonly_memmap_input",
+)
+_SAMPLE_WEIGHT_CLICK_CHECKS = (
+    "check_sample_weights_list",
+    "check_sample_weights_not_an_array",
+    "check_sample_weights_not_overwritten",
+    "check_sample_weights_pandas_series",
+    "check_sample_weights_shape",
+)
+_SMALL_RANKER = {"hidden_layer_sizes": (8,), "max_epochs": 2, "device": "cpu", "random_state": 0}
+TEST_PARAMS["DLARanker"] = [dict(_SMALL_RANKER)]
+TEST_PARAMS["NaiveRanker"] = [dict(_SMALL_RANKER)]
+TEST_PARAMS["IPWRanker"] = [
+    {**_SMALL_RANKER, "propensity": (1.0, 0.9, 0.7, 0.5, 0.4, 0.3, 0.2, 0.15, 0.12, 0.1)}
+]
+TEST_PARAMS["RegressionEMPropensity"] = [{"max_iter": 3}]
+for _name in ("DLARanker", "NaiveRanker", "IPWRanker"):
+    EXPECTED_FAILED_CHECKS[_name] = {
+        **dict.fromkeys(_CLICK_CHECKS + _SAMPLE_WEIGHT_CLICK_CHECKS, _NOT_CLICKS),
+        "check_sample_weight_equivalence_on_dense_data": (
+            "listwise softmax loss: a repeated row is one more document in its list (it "
+            "enters the softmax and, without position, shifts the positions), not a weight of 2"
+        ),
+    }
+for _name in ("RandomizationPropensity", "RegressionEMPropensity"):
+    EXPECTED_FAILED_CHECKS[_name] = dict.fromkeys(_CLICK_CHECKS, _NOT_CLICKS)
+
+
 # skultr.calibration: DebiasedRegressor needs its base regressor (the default corrector,
 # TweedieCorrector, passes every check). The correctors themselves take one column of
 # predictions and carry IsotonicRegression's tags (one_d_array=True, two_d_array=False), so

@@ -1,0 +1,366 @@
+"""Position-bias (examination) propensities from click logs.
+
+Two families, both returning ``propensity_``, the examination probability of positions
+1..max_position relative to position 1:
+
+- :class:`RandomizationPropensity` reads the curve off a log whose lists were randomised
+  (full shuffles of the top results, or swaps of position 1 with a random position): with the
+  documents assigned to positions at random, click rates differ only by examination.
+- :class:`RegressionEMPropensity` needs no intervention: it fits the position-based model
+  ``P(click) = θ_position · γ(x)`` to an ordinary log by expectation-maximisation, with the
+  relevance ``γ`` a classifier of the features (Wang et al., WSDM 2018).
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import expit
+from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from skultr.ranking._lists import (
+    check_clicks,
+    check_positions,
+    check_x_finite,
+    list_codes,
+    split_frame_columns,
+)
+
+
+def _validate_click_log(estimator, X, y, qid, position):
+    """Validated ``(X, clicks, positions)`` with the rankers' conventions and errors."""
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y is None: "
+            "pass the clicks (0/1), one per displayed document."
+        )
+    X, qid, position = split_frame_columns(X, qid, position)
+    X = validate_data(estimator, X, dtype=[np.float64, np.float32], ensure_all_finite=False)
+    check_x_finite(X)
+    clicks = check_clicks(y, X.shape[0])
+    codes, n_lists = list_codes(qid, X.shape[0])
+    return X, clicks, check_positions(position, codes, n_lists)
+
+
+def _click_rates(clicks, slot, n_positions):
+    """Clicks and impressions per 0-based slot ``< n_positions``."""
+    keep = slot < n_positions
+    impressions = np.bincount(slot[keep], minlength=n_positions).astype(np.float64)
+    n_clicks = np.bincount(slot[keep], weights=clicks[keep], minlength=n_positions)
+    return n_clicks, impressions
+
+
+class _PositionPropensityMixin:
+    """Tags shared by the position propensity estimators: y (clicks) is required."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
+    """Examination propensities from a log with randomised result lists.
+
+    On a randomised log the document shown at a position does not depend on the position,
+    so the click rates per position differ only by how often each position is examined.
+
+    - ``intervention="shuffle"`` (RandTop: the top results in a uniformly random order):
+      ``p_k / p_1 = CTR_k / CTR_1``, the click-through rate at each position.
+    - ``intervention="swap"`` (RandPair / swap interventions, Joachims et al. 2017: position
+      1 exchanged with a uniformly drawn position ``k``): compares each document with itself
+      at two positions. With ``r(a@b)`` the click rate of the document of production rank
+      ``a`` displayed at position ``b``,
+      ``p_k / p_1 = sqrt(r(1@k) · r(k@k) / (r(1@1) · r(k@1)))``, the geometric mean of the
+      two swapped documents' ratios (each is unbiased for the ratio under the
+      position-based model, up to the usual ratio-estimator bias).
+
+    Build such logs with :func:`skultr.datasets.make_click_log` (``intervention=...``).
+
+    Parameters
+    ----------
+    intervention : {"shuffle", "swap"}, default="shuffle"
+    max_position : int, default=10
+
+    Attributes
+    ----------
+    propensity_ : ndarray of shape (max_position,)
+        Examination of each position relative to position 1. ``NaN`` where there is no
+        data (no impression or, for a ratio, no click on a denominator).
+    clicks_, impressions_ : ndarray of shape (max_position,)
+        Clicks and impressions per displayed position.
+    n_features_in_ : int
+        ``X`` is only validated: the estimate uses clicks and positions alone. It is taken
+        so the estimator fits the same ``(X, y, qid=, position=)`` log as the rankers.
+
+    Examples
+    --------
+    >>> from skultr.datasets import make_click_log, make_ranking_dataset
+    >>> from skultr.propensity import RandomizationPropensity
+    >>> X, y, qid = make_ranking_dataset(200, random_state=0)
+    >>> log = make_click_log(X, y, qid, n_sessions=50_000, intervention="shuffle",
+    ...                      random_state=0)
+    >>> est = RandomizationPropensity().fit(log.X, log.clicks, qid=log.qid,
+    ...                                     position=log.position)
+    >>> bool(abs(est.propensity_ - log.propensity).max() < 0.05)
+    True
+    """
+
+    _parameter_constraints = {
+        "intervention": [StrOptions({"shuffle", "swap"})],
+        "max_position": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, *, intervention="shuffle", max_position=10):
+        self.intervention = intervention
+        self.max_position = max_position
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, qid=None, position=None, production_position=None):
+        """Estimate the propensities from a randomised click log.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the displayed documents (validated, not used).
+        y : array-like of shape (n_samples,)
+            Clicks, 0 or 1.
+        qid : array-like of shape (n_samples,), optional
+            Session of each row (``None``: one list).
+        position : array-like of int of shape (n_samples,), optional
+            1-based displayed position (``None``: the row order within each list).
+        production_position : array-like of int of shape (n_samples,), optional
+            1-based rank of each row before the intervention. Required for ``"swap"``.
+
+        Returns
+        -------
+        self
+        """
+        X, clicks, position = _validate_click_log(self, X, y, qid, position)
+        K = self.max_position
+        slot = position - 1
+        n_clicks, impressions = _click_rates(clicks, slot, K)
+        self.clicks_, self.impressions_ = n_clicks, impressions
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.intervention == "shuffle":
+                rate = n_clicks / impressions
+                propensity = rate / rate[0]
+            else:
+                propensity = self._swap_ratios(clicks, slot, production_position, K)
+        propensity[~np.isfinite(propensity)] = np.nan
+        self.propensity_ = propensity
+        return self
+
+    @staticmethod
+    def _swap_ratios(clicks, slot, production_position, K):
+        if production_position is None:
+            raise ValueError(
+                "production_position is required for intervention='swap': the rank of each "
+                "row before the swap (make_click_log returns it as production_position)."
+            )
+        production = np.asarray(production_position)
+        if production.shape != slot.shape:
+            raise ValueError(
+                f"production_position has {production.size} entries but X has {len(slot)} rows."
+            )
+        if production.dtype.kind not in "iuf" or (production < 1).any():
+            raise ValueError("production_position must hold integers >= 1.")
+        source = production.astype(np.int64) - 1
+        keep = (source < K) & (slot < K)
+        cell = source[keep] * K + slot[keep]
+        n = np.bincount(cell, minlength=K * K).reshape(K, K).astype(np.float64)
+        c = np.bincount(cell, weights=clicks[keep], minlength=K * K).reshape(K, K)
+        rate = c / n  # rate[a, b]: document of production rank a+1 shown at position b+1
+        k = np.arange(K)
+        ratio = np.sqrt(rate[0, k] * rate[k, k] / (rate[0, 0] * rate[k, 0]))
+        ratio[0] = 1.0
+        return ratio
+
+
+class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):
+    """Examination propensities by regression EM on an ordinary click log (Wang et al. 2018).
+
+    The position-based model says a document is clicked when it is examined (probability
+    ``θ_k`` at position ``k``) and found relevant (probability ``γ(x)``, a function of its
+    features): ``P(c = 1) = θ_k γ(x)``. Examination and relevance are hidden, so both are
+    fitted by expectation-maximisation. The E-step gives, for an unclicked document,
+
+    .. math:: P(E=1 | c=0) = \\frac{θ_k (1 − γ)}{1 − θ_k γ}, \\qquad
+              P(R=1 | c=0) = \\frac{(1 − θ_k) γ}{1 − θ_k γ}
+
+    (both are 1 after a click); the M-step sets ``θ_k`` to the mean posterior examination at
+    position ``k`` and refits the relevance classifier ``γ`` to the posterior relevance (each
+    row enters twice, as a positive with weight ``P(R=1)`` and a negative with weight
+    ``P(R=0)``: the expected log-likelihood, where Wang et al. sample labels instead).
+
+    No intervention is needed: the relevance model separates relevance from position because
+    it must explain the clicks of similar documents shown at different positions. The
+    estimate is only as good as that model; a relevance model that cannot express the true
+    relevance leaves part of it in ``θ``.
+
+    Parameters
+    ----------
+    max_position : int, default=10
+    relevance_model : classifier or None, default=None
+        Any binary classifier with ``sample_weight`` in ``fit`` and ``predict_proba``; cloned.
+        ``None`` uses an L2-regularised logistic regression on the features (the model of
+        ``LogisticRegression(C=1.0)``), fitted to the soft labels directly by two Newton
+        steps per EM iteration, warm-started: much faster than refitting a classifier.
+    max_iter : int, default=100
+        EM iterations.
+    tol : float, default=1e-4
+        Stop when no ``θ_k`` moves by more than ``tol`` in an iteration.
+
+    Attributes
+    ----------
+    propensity_ : ndarray of shape (max_position,)
+        ``θ_k / θ_1``; ``NaN`` for positions without data.
+    examination_ : ndarray of shape (max_position,)
+        The absolute examination probabilities ``θ_k``.
+    relevance_model_ : classifier
+        The fitted relevance model ``γ`` (a ``LogisticRegression`` holding the final
+        coefficients when ``relevance_model=None``).
+    n_iter_ : int
+    n_features_in_ : int
+
+    References
+    ----------
+    .. [1] X. Wang, N. Golbandi, M. Bendersky, D. Metzler and M. Najork, "Position Bias
+       Estimation for Unbiased Learning to Rank in Personal Search", WSDM 2018.
+
+    Examples
+    --------
+    >>> from skultr.datasets import make_click_log, make_ranking_dataset
+    >>> from skultr.propensity import RegressionEMPropensity
+    >>> X, y, qid = make_ranking_dataset(200, random_state=0)
+    >>> log = make_click_log(X, y, qid, n_sessions=2000, random_state=0)
+    >>> est = RegressionEMPropensity(max_iter=10)
+    >>> est = est.fit(log.X, log.clicks, qid=log.qid, position=log.position)
+    >>> est.propensity_.shape, est.n_iter_
+    ((10,), 10)
+    """
+
+    _parameter_constraints = {
+        "max_position": [Interval(Integral, 1, None, closed="left")],
+        "relevance_model": [None, HasMethods(["fit", "predict_proba"])],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, *, max_position=10, relevance_model=None, max_iter=100, tol=1e-4):
+        self.max_position = max_position
+        self.relevance_model = relevance_model
+        self.max_iter = max_iter
+        self.tol = tol
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, qid=None, position=None):
+        """Fit the position-based model to a click log.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the displayed documents (input of the relevance model).
+        y : array-like of shape (n_samples,)
+            Clicks, 0 or 1.
+        qid : array-like of shape (n_samples,), optional
+            Session of each row (``None``: one list).
+        position : array-like of int of shape (n_samples,), optional
+            1-based displayed position (``None``: the row order within each list). Rows
+            beyond ``max_position`` are left out.
+
+        Returns
+        -------
+        self
+        """
+        X, clicks, position = _validate_click_log(self, X, y, qid, position)
+        K = self.max_position
+        keep = position <= K
+        X, c, slot = X[keep], clicks[keep].astype(np.float64), position[keep] - 1
+        n_clicks, impressions = _click_rates(c, slot, K)
+        seen = impressions > 0
+        if self.relevance_model is None:
+            relevance = _SoftLabelLogistic(X, C=1.0)
+        else:
+            relevance = _WeightedClassifier(clone(self.relevance_model), X)
+
+        # Start from the click-through rates: theta proportional to CTR, gamma constant.
+        ctr = np.divide(n_clicks, impressions, out=np.zeros(K), where=seen)
+        theta = np.clip(ctr / max(ctr.max(), 1e-12), 0.05, 0.95)
+        gamma = np.full(len(c), np.clip(c.mean() / theta[slot].mean(), 0.05, 0.95))
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            t = theta[slot]
+            denominator = np.clip(1.0 - t * gamma, 1e-12, None)
+            examined = c + (1.0 - c) * t * (1.0 - gamma) / denominator
+            relevant = c + (1.0 - c) * (1.0 - t) * gamma / denominator
+            new_theta = np.bincount(slot, weights=examined, minlength=K)
+            new_theta = np.divide(new_theta, impressions, out=theta.copy(), where=seen)
+            gamma = np.clip(relevance.update(relevant), 1e-6, 1 - 1e-6)
+            shift = np.max(np.abs(new_theta - theta))
+            theta = np.clip(new_theta, 1e-6, 1.0)
+            self.n_iter_ += 1
+            if shift <= self.tol:
+                break
+        model = relevance.estimator()
+        self.relevance_model_ = model
+        self.examination_ = np.where(seen, theta, np.nan)
+        self.propensity_ = self.examination_ / self.examination_[0]
+        return self
+
+
+class _SoftLabelLogistic:
+    """L2-regularised logistic regression on soft labels, updated by warm Newton steps.
+
+    Minimises ``Σ_i −[r_i log σ(z_i) + (1 − r_i) log(1 − σ(z_i))] + ||w||² / (2C)`` with
+    ``z = X w + b`` (the intercept is not penalised): the objective of scikit-learn's
+    ``LogisticRegression(C=C)`` with each row entered as a positive of weight ``r`` and a
+    negative of weight ``1 − r``, without duplicating the rows.
+    """
+
+    def __init__(self, X, C=1.0, steps=2):
+        self.X = np.column_stack([X, np.ones(len(X))])
+        self.coef = np.zeros(self.X.shape[1])
+        self.penalty = np.r_[np.full(X.shape[1], 1.0 / C), 0.0]
+        self.steps = steps
+
+    def update(self, target):
+        for _ in range(self.steps):
+            p = expit(self.X @ self.coef)
+            gradient = self.X.T @ (p - target) + self.penalty * self.coef
+            hessian = (self.X * (p * (1.0 - p))[:, None]).T @ self.X + np.diag(self.penalty)
+            self.coef -= np.linalg.solve(hessian + 1e-10 * np.eye(len(self.coef)), gradient)
+        return expit(self.X @ self.coef)
+
+    def estimator(self):
+        model = LogisticRegression(C=1.0 / self.penalty[0] if self.penalty[0] else 1.0)
+        model.coef_ = self.coef[None, :-1].copy()
+        model.intercept_ = self.coef[-1:].copy()
+        model.classes_ = np.array([0.0, 1.0])
+        model.n_features_in_ = self.X.shape[1] - 1
+        return model
+
+
+class _WeightedClassifier:
+    """A user's classifier fitted to soft labels: each row as a weighted positive and negative."""
+
+    def __init__(self, model, X):
+        self.model = model
+        if "warm_start" in model.get_params():
+            model.set_params(warm_start=True)  # each M-step starts from the previous model
+        self.X = X
+        self.X2 = np.vstack([X, X])
+        self.labels = np.r_[np.ones(len(X)), np.zeros(len(X))]
+
+    def update(self, target):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model.fit(self.X2, self.labels, sample_weight=np.r_[target, 1.0 - target])
+        return self.model.predict_proba(self.X)[:, list(self.model.classes_).index(1.0)]
+
+    def estimator(self):
+        return self.model

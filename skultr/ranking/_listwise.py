@@ -1,0 +1,231 @@
+"""The base of skultr's click-log rankers: validation, list tensors, predict and score.
+
+:class:`~skultr.ranking.DLARanker`, :class:`~skultr.ranking.IPWRanker` and
+:class:`~skultr.ranking.NaiveRanker` differ only in the weights of their listwise loss (and in
+DLA's learned propensity); everything else lives here, on the shared torch engine.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from skultr._torch import BaseTorchEstimator, make_mlp, to_tensor
+from skultr._torch._modules import ACTIVATIONS
+from skultr.metrics import ndcg_score
+
+from ._lists import (
+    build_list_tensors,
+    check_clicks,
+    check_positions,
+    check_sample_weight,
+    check_x_finite,
+    drop_frame_columns,
+    list_codes,
+    split_frame_columns,
+)
+
+
+class ListwiseModule(nn.Module):
+    """A ranker network and, for DLA, one examination logit per position.
+
+    ``forward(x)`` scores documents: ``(..., n_features) -> (...)``.
+    """
+
+    def __init__(self, ranker, n_positions=0):
+        super().__init__()
+        self.ranker = ranker
+        if n_positions:
+            self.propensity_logits = nn.Parameter(torch.zeros(n_positions))
+
+    def forward(self, x):
+        return self.ranker(x).squeeze(-1)
+
+
+class BaseListwiseRanker(BaseTorchEstimator):
+    """Fit/partial_fit/predict/score of a neural ranker trained on click lists.
+
+    Subclasses set their ``__init__`` and implement ``_loss``; they may override
+    ``_before_train(X, clicks, codes, position, fresh)`` (called after validation) and
+    ``_after_train()``.
+    """
+
+    _parameter_constraints = {
+        **BaseTorchEstimator._parameter_constraints,
+        "hidden_layer_sizes": [tuple, list],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "max_position": [Interval(Integral, 1, None, closed="left")],
+        "max_weight": [None, Interval(Real, 1, None, closed="left")],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # -- model -------------------------------------------------------------------------
+    def _n_propensity_logits(self):
+        return 0
+
+    def _build_module(self):
+        for size in self.hidden_layer_sizes:
+            if isinstance(size, bool) or not isinstance(size, Integral) or size < 1:
+                raise ValueError(
+                    "hidden_layer_sizes must hold positive integers (() for a linear ranker); "
+                    f"got {self.hidden_layer_sizes!r}."
+                )
+        ranker = make_mlp(
+            self.n_features_in_, tuple(self.hidden_layer_sizes), activation=self.activation
+        )
+        return ListwiseModule(ranker, self._n_propensity_logits())
+
+    def _before_train(self, X, clicks, codes, position, fresh):
+        """Hook: runs after validation, before the lists are built (IPW fits propensities)."""
+
+    def _after_train(self):
+        """Hook: runs after training (DLA reads its propensities)."""
+
+    # -- fitting -----------------------------------------------------------------------
+    def _validate_log(self, X, y, qid, position, sample_weight, *, reset):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None: "
+                "pass the clicks (0/1), one per displayed document."
+            )
+        X, qid, position = split_frame_columns(X, qid, position)
+        X = validate_data(
+            self, X, reset=reset, dtype=[np.float32, np.float64], ensure_all_finite=False
+        )
+        check_x_finite(X)
+        n_rows = X.shape[0]
+        clicks = check_clicks(y, n_rows)
+        codes, n_lists = list_codes(qid, n_rows)
+        position = check_positions(position, codes, n_lists)
+        sample_weight = check_sample_weight(sample_weight, X)
+        return X, clicks, codes, position, sample_weight
+
+    def _fit(self, X, y, qid, position, sample_weight, *, incremental):
+        fresh, device = self._begin_fit(incremental)
+        if not fresh and len(self.position_counts_) != self.max_position:
+            raise ValueError(
+                f"max_position={self.max_position} differs from the {len(self.position_counts_)} "
+                "positions of the model being continued (partial_fit or warm_start); fit a new "
+                "model to change it."
+            )
+        X, clicks, codes, position, sample_weight = self._validate_log(
+            X, y, qid, position, sample_weight, reset=fresh
+        )
+        self._before_train(X, clicks, codes, position, fresh)
+        data = build_list_tensors(
+            X,
+            clicks,
+            codes,
+            position,
+            sample_weight,
+            max_position=self.max_position,
+            device=device,
+        )
+        del X
+        self._train(data.tensors, fresh=fresh, incremental=incremental)
+        counts = {
+            "n_lists_": data.n_lists,
+            "n_lists_without_clicks_": data.n_lists_without_clicks,
+            "n_rows_beyond_max_position_": data.n_rows_beyond_max_position,
+            "position_counts_": data.position_counts,
+        }
+        for name, value in counts.items():
+            setattr(self, name, value if fresh else getattr(self, name) + value)
+        self._after_train()
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, *, qid=None, position=None, sample_weight=None):
+        """Fit the ranker on a click log for ``max_epochs`` epochs (fewer if it stops early).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            One row per displayed document. A DataFrame may carry ``qid`` and ``position``
+            columns instead of the arguments below (they are not used as features).
+        y : array-like of shape (n_samples,)
+            Clicks, 0 or 1.
+        qid : array-like of shape (n_samples,), optional
+            List (session) of each row: any sortable ids, rows in any order. ``None`` puts
+            all rows in one list.
+        position : array-like of int of shape (n_samples,), optional
+            1-based displayed position of each row, unique within a list. ``None`` takes the
+            rows of each list to be in displayed order (XGBoost's convention). Rows beyond
+            ``max_position`` are ignored and counted in ``n_rows_beyond_max_position_``.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each row's click in the loss (constant within a list for
+            a session weight).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, qid, position, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, *, qid=None, position=None, sample_weight=None):
+        """One epoch over a batch of sessions, continuing the current model (online learning).
+
+        The first call starts a model. Takes the same arguments as :meth:`fit`; the counts
+        (``n_lists_``, ...) accumulate over calls.
+        """
+        return self._fit(X, y, qid, position, sample_weight, incremental=True)
+
+    # -- prediction --------------------------------------------------------------------
+    def predict(self, X):
+        """Score each row (document); higher means ranked earlier.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            ``qid`` / ``position`` columns of a DataFrame are ignored.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            drop_frame_columns(X),
+            reset=False,
+            dtype=[np.float32, np.float64],
+            ensure_all_finite=False,
+        )
+        check_x_finite(X)
+        features = to_tensor(X, self.device_)
+        return self._forward_batches(lambda module, x: module(x), (features,))
+
+    def score(self, X, y, *, qid=None):
+        """Mean nDCG@10 (exponential gain) of the predicted ranking against graded labels.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Graded relevance labels (not clicks: for click-only scoring see
+            :func:`skultr.ranking.make_click_scorer`).
+        qid : array-like of shape (n_samples,), optional
+            List of each row; a ``qid`` column of a DataFrame ``X`` is used when not given;
+            without either, all rows form one list.
+
+        Returns
+        -------
+        score : float
+            Mean over lists with at least one relevant document (see
+            :func:`skultr.metrics.ndcg_score`).
+        """
+        _, qid, _ = split_frame_columns(X, qid, None)
+        scores = self.predict(X)
+        if qid is None:
+            qid = np.zeros(len(scores), dtype=np.int64)
+        return ndcg_score(y, scores, qid=qid, k=10)
