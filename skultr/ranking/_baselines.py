@@ -1,5 +1,7 @@
 """Baselines on the same engine as DLA: the naive ranker and inverse propensity weighting."""
 
+from abc import abstractmethod
+
 import numpy as np
 import torch
 from sklearn.base import clone
@@ -12,8 +14,9 @@ from ._listwise import BaseListwiseRanker
 class _FixedWeightRanker(BaseListwiseRanker):
     """Shared ``__init__`` of the baselines: DLA's parameters without the propensity model."""
 
+    @abstractmethod
     def _log_weights(self, module, positions, mask):
-        raise NotImplementedError
+        """Log inverse-propensity weight of each slot (constant: no gradient flows back)."""
 
     def _loss(self, module, batch):
         features, clicks, positions, mask, *sample_weight = batch
