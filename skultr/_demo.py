@@ -18,28 +18,17 @@ PARTS = {
 }
 
 
-def make_graded_lists(n_queries, list_size, n_features, *, random_state=0):
-    """Synthetic search lists: features, a hidden linear utility, graded labels 0-4."""
-    rng = np.random.default_rng(random_state)
-    n = n_queries * list_size
-    X = rng.normal(size=(n, n_features))
-    w = rng.normal(size=n_features)
-    utility = X @ w + 0.5 * np.sin(2 * X[:, 0])
-    utility = (utility - utility.mean()) / utility.std()
-    grades = np.digitize(utility + 0.3 * rng.normal(size=n), [0.0, 0.8, 1.4, 2.0])
-    qid = np.repeat(np.arange(n_queries), list_size)
-    # rows arrive shuffled: the metrics and estimators take any row order
-    order = rng.permutation(n)
-    return X[order], grades[order].astype(float), qid[order]
-
-
 def run_engine_demo(*, quick=False, random_state=0):
     """Train an MLP scorer on the shared engine and judge it with grouped metrics."""
     from skultr._torch import TorchMLPRegressor
+    from skultr.datasets import make_ranking_dataset
     from skultr.metrics import average_precision_score, err_score, ndcg_score
 
     n_queries = 300 if quick else 2000
-    X, y, qid = make_graded_lists(n_queries, 10, 8, random_state=random_state)
+    X, y, qid = make_ranking_dataset(n_queries, n_documents=10, random_state=random_state)
+    # rows arrive shuffled: the metrics and estimators take any row order
+    order = np.random.default_rng(random_state).permutation(len(y))
+    X, y, qid = X[order], np.asarray(y, dtype=float)[order], qid[order]
     train = qid < int(0.8 * n_queries)
     start = time.perf_counter()
     model = TorchMLPRegressor(

@@ -4,7 +4,7 @@ import warnings
 from abc import abstractmethod
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 # Fewer calibration pairs than this cannot estimate a slope and a spread with any reliability.
@@ -94,6 +94,26 @@ class _BaseCorrector(RegressorMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.one_d_array = True
         tags.input_tags.two_d_array = False
         return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, y_pred, y):
+        """Fit the corrector on calibration pairs of predictions and true values.
+
+        Parameters
+        ----------
+        y_pred : array-like of shape (n_samples,) or (n_samples, 1)
+            Predictions on the calibration split.
+        y : array-like of shape (n_samples,)
+            True values on the calibration split.
+
+        Returns
+        -------
+        self : object
+            The fitted corrector.
+        """
+        z, y = self._validate_calibration_pairs(y_pred, y)
+        self._fit_arrays(z, y)
+        return self
 
     # ----------------------------------------------------------------- validation
     def _validate_calibration_pairs(self, y_pred, y):

@@ -1,7 +1,5 @@
 """Linear calibration correction (LCC) of shrunken ML predictions."""
 
-from sklearn.base import _fit_context
-
 from ._base import _BaseCorrector
 
 __all__ = ["LinearCalibrationCorrector"]
@@ -93,26 +91,6 @@ class LinearCalibrationCorrector(_BaseCorrector):
 
     def __init__(self):
         pass
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, y_pred, y):
-        """Fit the calibration line ``y_pred = m + k y``.
-
-        Parameters
-        ----------
-        y_pred : array-like of shape (n_samples,) or (n_samples, 1)
-            Predictions on the calibration split.
-        y : array-like of shape (n_samples,)
-            True values on the calibration split.
-
-        Returns
-        -------
-        self : LinearCalibrationCorrector
-            The fitted corrector.
-        """
-        z, y = self._validate_calibration_pairs(y_pred, y)
-        self._fit_arrays(z, y)
-        return self
 
     def _fit_arrays(self, z, y):
         self._fit_calibration_diagnostics(z, y)

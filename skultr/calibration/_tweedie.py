@@ -4,7 +4,6 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -180,26 +179,6 @@ class TweedieCorrector(_BaseCorrector):
         self.bandwidth = bandwidth
         self.density_sample = density_sample
         self.score_method = score_method
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, y_pred, y):
-        """Estimate ``sigma`` and, by default, the density of the predictions.
-
-        Parameters
-        ----------
-        y_pred : array-like of shape (n_samples,) or (n_samples, 1)
-            Predictions on the calibration split.
-        y : array-like of shape (n_samples,)
-            True values on the calibration split.
-
-        Returns
-        -------
-        self : TweedieCorrector
-            The fitted corrector.
-        """
-        z, y = self._validate_calibration_pairs(y_pred, y)
-        self._fit_arrays(z, y)
-        return self
 
     def _fit_arrays(self, z, y):
         self._fit_calibration_diagnostics(z, y)

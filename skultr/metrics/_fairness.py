@@ -307,27 +307,36 @@ def _check_protected_attribute(protected_attribute):
         )
 
 
-class _FairnessScorer:
-    """Scorer ``scorer(estimator, X, y)`` reading the groups from a column of X."""
+class _GroupColumnScorer:
+    """Base of the scorers ``scorer(estimator, X, y)`` that read the groups from X."""
 
-    def __init__(self, metric, sign, protected_attribute, protected_threshold, kwargs):
+    def __init__(self, metric, factor, protected_attribute, protected_threshold, kwargs):
         self._metric = metric
-        self._sign = sign
+        self._factor = factor
         self._protected_attribute = protected_attribute
         self._protected_threshold = protected_threshold
         self._kwargs = kwargs
 
-    def __call__(self, estimator, X, y_true, sample_weight=None):
+    def _predict_and_gap(self, estimator, X, y_true, sample_weight):
+        """Predictions on X and the fairness metric over the groups of X's protected column."""
         groups = _protected_column(X, self._protected_attribute, self._protected_threshold)
         y_pred = estimator.predict(X)
-        value = self._metric(
+        gap = self._metric(
             y_true, y_pred, sensitive_features=groups, sample_weight=sample_weight, **self._kwargs
         )
-        return self._sign * value
+        return y_pred, gap
+
+
+class _FairnessScorer(_GroupColumnScorer):
+    """The fairness metric itself, times ``factor`` (-1 when lower is better)."""
+
+    def __call__(self, estimator, X, y_true, sample_weight=None):
+        _, value = self._predict_and_gap(estimator, X, y_true, sample_weight)
+        return self._factor * value
 
     def __repr__(self):
         name = getattr(self._metric, "__name__", repr(self._metric))
-        sign = "" if self._sign > 0 else ", sign=-1"
+        sign = "" if self._factor > 0 else ", sign=-1"
         return (
             f"make_fairness_scorer({name}, protected_attribute={self._protected_attribute!r}"
             f"{sign})"
@@ -401,29 +410,18 @@ def make_fairness_scorer(
     )
 
 
-class _TradeoffScorer:
-    """accuracy - fairness_weight * fairness gap, groups from a column of X."""
-
-    def __init__(self, metric, weight, protected_attribute, protected_threshold, kwargs):
-        self._metric = metric
-        self._weight = weight
-        self._protected_attribute = protected_attribute
-        self._protected_threshold = protected_threshold
-        self._kwargs = kwargs
+class _TradeoffScorer(_GroupColumnScorer):
+    """accuracy - factor * fairness gap (factor = fairness_weight), groups from X."""
 
     def __call__(self, estimator, X, y_true, sample_weight=None):
-        groups = _protected_column(X, self._protected_attribute, self._protected_threshold)
-        y_pred = estimator.predict(X)
+        y_pred, gap = self._predict_and_gap(estimator, X, y_true, sample_weight)
         accuracy = accuracy_score(y_true, y_pred, sample_weight=sample_weight)
-        gap = self._metric(
-            y_true, y_pred, sensitive_features=groups, sample_weight=sample_weight, **self._kwargs
-        )
-        return accuracy - self._weight * (0.0 if np.isnan(gap) else gap)
+        return accuracy - self._factor * (0.0 if np.isnan(gap) else gap)
 
     def __repr__(self):
         return (
             f"make_fairness_tradeoff_scorer(fairness_metric={self._metric.__name__}, "
-            f"fairness_weight={self._weight}, protected_attribute={self._protected_attribute!r})"
+            f"fairness_weight={self._factor}, protected_attribute={self._protected_attribute!r})"
         )
 
 
