@@ -26,7 +26,21 @@ def _cuda_available():
     return torch.cuda.is_available()
 
 
+def _importable(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
 def pytest_collection_modifyitems(config, items):
+    # Docstring examples of the plotting displays need matplotlib, an optional dependency.
+    if not _importable("matplotlib"):
+        skip_mpl = pytest.mark.skip(reason="needs matplotlib, which is not installed")
+        for item in items:
+            if isinstance(item, pytest.DoctestItem) and "Display" in item.name:
+                item.add_marker(skip_mpl)
     if _cuda_available():
         return
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device; none is available")
