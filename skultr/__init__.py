@@ -15,6 +15,7 @@ _SUBPACKAGES = (
     "metrics",
     "propensity",
     "ranking",
+    "recommendation",
     "utils",
 )
 

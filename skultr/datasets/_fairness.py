@@ -9,11 +9,10 @@ encoding is fitted inside each cross-validation split (the authors' code target-
 the whole file before splitting).
 """
 
-import os
-from pathlib import Path
-
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+
+from ._home import _data_root
 
 __all__ = ["FAIRNESS_DATASETS", "load_fairness_dataset", "make_biased_classification"]
 
@@ -132,16 +131,6 @@ _PROTECTED_MEANING = {
 }
 
 
-def _data_root(data_home):
-    root = data_home if data_home is not None else os.environ.get("SKULTR_DATA")
-    if root is None:
-        raise FileNotFoundError(
-            "No data folder given: pass data_home=<folder> or set the SKULTR_DATA "
-            "environment variable to a folder laid out as <folder>/fairness/fairttts/*.csv."
-        )
-    return Path(root).expanduser()
-
-
 def load_fairness_dataset(name, *, data_home=None, return_X_y=False):
     """Load one of the FairTTTS paper's eight dataset/attribute runs from local files.
 
@@ -197,7 +186,7 @@ def load_fairness_dataset(name, *, data_home=None, return_X_y=False):
     if name not in FAIRNESS_DATASETS:
         raise ValueError(f"name must be one of {sorted(FAIRNESS_DATASETS)}; got {name!r}.")
     file_name, prepare, protected, favorable, meaning = FAIRNESS_DATASETS[name]
-    path = _data_root(data_home).joinpath(*_FOLDER, file_name)
+    path = _data_root(data_home, "<folder>/fairness/fairttts/*.csv").joinpath(*_FOLDER, file_name)
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} does not exist; data_home (or SKULTR_DATA) must point at a folder "

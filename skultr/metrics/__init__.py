@@ -1,4 +1,5 @@
-"""Metrics and scorers: grouped ranking metrics (nDCG, DCG, ERR, MAP) with per-row ``qid``."""
+"""Metrics and scorers: grouped ranking metrics with per-row ``qid``, recommendation top-k metrics,
+fairness metrics."""
 
 from ._fairness import (
     demographic_parity_difference,
@@ -9,6 +10,12 @@ from ._fairness import (
     make_fairness_tradeoff_scorer,
 )
 from ._ranking import average_precision_score, dcg_score, err_score, ndcg_score
+from ._recommendation import (
+    f1_at_k_score,
+    make_recommendation_scorer,
+    precision_at_k_score,
+    recall_at_k_score,
+)
 from ._scorer import make_ranking_scorer
 
 __all__ = [
@@ -19,8 +26,12 @@ __all__ = [
     "equal_opportunity_difference",
     "equalized_odds_difference",
     "err_score",
+    "f1_at_k_score",
     "make_fairness_scorer",
     "make_fairness_tradeoff_scorer",
     "make_ranking_scorer",
+    "make_recommendation_scorer",
     "ndcg_score",
+    "precision_at_k_score",
+    "recall_at_k_score",
 ]

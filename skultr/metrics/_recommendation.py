@@ -1,0 +1,258 @@
+"""Top-k metrics of recommendation on a test set, per user, and the recommendation scorer.
+
+A recommendation test set (for example the missing-at-random ratings of Coat or Yahoo! R3) is a
+set of (user, item) rows with a relevance label. Each user's test items form one list, ranked by
+the predicted score; the metrics below are computed per user and averaged. They share the
+grouped machinery of :mod:`skultr.metrics._ranking` (``qid`` is the user id), so
+:func:`~skultr.metrics.dcg_score`, :func:`~skultr.metrics.ndcg_score` and
+:func:`~skultr.metrics.average_precision_score` (MAP@k) apply to recommendation as they are.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.metrics import roc_auc_score
+from sklearn.metrics._scorer import _Scorer
+
+from ._ranking import (
+    _NO_RELEVANT,
+    _check_k,
+    _check_option,
+    _check_ranking_inputs,
+    _mean_over_queries,
+    _sort_queries,
+    average_precision_score,
+    dcg_score,
+    ndcg_score,
+)
+
+
+def _hits_at_k(y_true, y_score, qid, k):
+    """Per-user hits in the top ``k``, relevant counts and list sizes (ties pessimistic)."""
+    k = _check_k(k)
+    y_true, y_score, group, n_queries = _check_ranking_inputs(y_true, y_score, qid)
+    sq = _sort_queries(y_true, y_score, group, n_queries)
+    relevant = sq.relevance > 0
+    in_top = relevant if k is None else relevant & (sq.rank < k)
+    hits = np.bincount(sq.query, weights=in_top, minlength=n_queries)
+    n_relevant = np.bincount(sq.query, weights=relevant, minlength=n_queries)
+    cutoff = sq.sizes if k is None else np.full(n_queries, k)
+    return hits, n_relevant, cutoff
+
+
+def _per_user_precision_recall(y_true, y_score, qid, k):
+    hits, n_relevant, cutoff = _hits_at_k(y_true, y_score, qid, k)
+    has_relevant = n_relevant > 0
+    recall = np.divide(hits, n_relevant, out=np.zeros_like(hits), where=has_relevant)
+    precision = hits / cutoff
+    return precision, recall, has_relevant
+
+
+def recall_at_k_score(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    qid: ArrayLike,
+    k: int | None = 10,
+    no_relevant: str = "skip",
+) -> float:
+    """Recall@k: the share of each user's relevant test items ranked in the top ``k``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Non-negative label of each test (user, item) row; every value above 0 is relevant.
+    y_score : array-like of shape (n_samples,)
+        Predicted score of each row; higher means recommended earlier. Must be finite.
+    qid : array-like of shape (n_samples,)
+        The user of each row (any order; a user's rows need not be contiguous).
+    k : int or None, default=10
+        Cut-off. ``None`` uses each user's whole test list (recall is then 1).
+    no_relevant : {"skip", "zero", "one"}, default="skip"
+        Users without a relevant test item have recall 0 / 0: ``"skip"`` leaves them out of
+        the mean, ``"zero"`` / ``"one"`` score them 0 / 1.
+
+    Returns
+    -------
+    score : float
+        Mean over users of ``hits@k / n_relevant``, in [0, 1].
+
+    Notes
+    -----
+    With ``rel_r`` the 0/1 relevance of the item a user's ranking puts at rank ``r``,
+    ``Recall@k = sum_{r <= k} rel_r / n_rel``. Tied scores are ordered pessimistically
+    (non-relevant items first), so a constant scorer gets the worst value.
+
+    Examples
+    --------
+    >>> from skultr.metrics import recall_at_k_score
+    >>> y_true = [1, 0, 1, 0, 1, 0]
+    >>> y_score = [0.9, 0.8, 0.1, 0.2, 0.7, 0.3]
+    >>> users = [0, 0, 0, 1, 1, 1]
+    >>> recall_at_k_score(y_true, y_score, qid=users, k=1)
+    0.75
+    """
+    _check_option("no_relevant", no_relevant, _NO_RELEVANT)
+    _, recall, has_relevant = _per_user_precision_recall(y_true, y_score, qid, k)
+    return _mean_over_queries(recall, has_relevant, no_relevant, "Recall@k")
+
+
+def precision_at_k_score(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    qid: ArrayLike,
+    k: int | None = 10,
+    no_relevant: str = "skip",
+) -> float:
+    """Precision@k: the share of relevant items among each user's top ``k``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Non-negative label of each test (user, item) row; every value above 0 is relevant.
+    y_score : array-like of shape (n_samples,)
+        Predicted score of each row; higher means recommended earlier. Must be finite.
+    qid : array-like of shape (n_samples,)
+        The user of each row.
+    k : int or None, default=10
+        Cut-off. The divisor is ``k`` even when a user has fewer than ``k`` test items (the
+        usual convention; it caps such users below 1). ``None`` divides by the list length.
+    no_relevant : {"skip", "zero", "one"}, default="skip"
+        Users without a relevant test item score 0 whatever the ranking: ``"skip"`` leaves
+        them out of the mean, ``"zero"`` keeps them (at 0), ``"one"`` scores them 1.
+
+    Returns
+    -------
+    score : float
+        Mean over users of ``hits@k / k``.
+
+    Examples
+    --------
+    >>> from skultr.metrics import precision_at_k_score
+    >>> precision_at_k_score([1, 0, 1, 0], [0.9, 0.8, 0.1, 0.2], qid=[0, 0, 0, 0], k=2)
+    0.5
+    """
+    _check_option("no_relevant", no_relevant, _NO_RELEVANT)
+    precision, _, has_relevant = _per_user_precision_recall(y_true, y_score, qid, k)
+    return _mean_over_queries(precision, has_relevant, no_relevant, "Precision@k")
+
+
+def f1_at_k_score(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    *,
+    qid: ArrayLike,
+    k: int | None = 10,
+    no_relevant: str = "skip",
+) -> float:
+    """F1@k: harmonic mean of the mean Precision@k and the mean Recall@k over users.
+
+    Parameters
+    ----------
+    y_true, y_score, qid, k, no_relevant
+        As in :func:`precision_at_k_score` and :func:`recall_at_k_score`.
+
+    Returns
+    -------
+    score : float
+        ``2 P R / (P + R)`` with ``P``, ``R`` the averages over users (0 when both are 0).
+
+    Notes
+    -----
+    This is the definition used by the debiased collaborative filtering literature that reports
+    F1@5 on Coat and Yahoo! R3 (the harmonic mean of the averages, not the average of per-user
+    harmonic means). Both averages use the same users, chosen by ``no_relevant``.
+
+    Examples
+    --------
+    >>> from skultr.metrics import f1_at_k_score
+    >>> y_true = [1, 0, 1, 0, 1, 0]
+    >>> y_score = [0.9, 0.8, 0.1, 0.2, 0.7, 0.3]
+    >>> users = [0, 0, 0, 1, 1, 1]
+    >>> round(f1_at_k_score(y_true, y_score, qid=users, k=1), 4)
+    0.8571
+    """
+    _check_option("no_relevant", no_relevant, _NO_RELEVANT)
+    precision, recall, has_relevant = _per_user_precision_recall(y_true, y_score, qid, k)
+    p = _mean_over_queries(precision, has_relevant, no_relevant, "F1@k")
+    r = _mean_over_queries(recall, has_relevant, no_relevant, "F1@k")
+    if np.isnan(p) or np.isnan(r):
+        return float("nan")
+    return 0.0 if p + r == 0 else float(2 * p * r / (p + r))
+
+
+def _auc(y_true, y_score, *, qid=None, k=None):
+    """ROC AUC over all test pairs (``qid`` and ``k`` are ignored)."""
+    return float(roc_auc_score(np.asarray(y_true) > 0, y_score))
+
+
+_RECOMMENDATION_METRICS: dict[str, Callable] = {
+    "dcg": dcg_score,
+    "ndcg": ndcg_score,
+    "map": average_precision_score,
+    "recall": recall_at_k_score,
+    "precision": precision_at_k_score,
+    "f1": f1_at_k_score,
+    "auc": _auc,
+}
+
+
+class _RecommendationScorer(_Scorer):
+    """Scores ``estimator.predict(X)`` with a metric grouped by the user column ``X[:, 0]``."""
+
+    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+        y_score = method_caller(estimator, "predict", X)
+        users = X.iloc[:, 0].to_numpy() if hasattr(X, "iloc") else np.asarray(X)[:, 0]
+        return self._sign * self._score_func(y_true, y_score, qid=users, **self._kwargs)
+
+
+def make_recommendation_scorer(metric: str | Callable, *, k: int | None = 10, **kwargs):
+    """Build a scorer for recommenders, for GridSearchCV, cross_validate and friends.
+
+    The scorer calls ``estimator.predict(X)`` on the test pairs ``X`` (shape ``(n, 2)``:
+    user id, item id), groups the rows by user (the first column) and returns the metric.
+
+    Parameters
+    ----------
+    metric : {"dcg", "ndcg", "map", "recall", "precision", "f1", "auc"} or callable
+        The metric: :func:`dcg_score`, :func:`ndcg_score`, :func:`average_precision_score`
+        (MAP@k), :func:`recall_at_k_score`, :func:`precision_at_k_score`,
+        :func:`f1_at_k_score`, or the ROC AUC over all test pairs (``k`` ignored). A callable
+        is called as ``metric(y_true, y_score, qid=users, k=k, **kwargs)``.
+    k : int or None, default=10
+        Cut-off passed to the metric.
+    **kwargs
+        Further keyword arguments of the metric (``gain``, ``no_relevant``...).
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y)``, greater is better.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> from skultr.metrics import make_recommendation_scorer
+    >>> class Popularity(BaseEstimator):
+    ...     def predict(self, X):
+    ...         return -np.asarray(X)[:, 1]  # lower item id = more popular
+    >>> X_test = np.array([[0, 0], [0, 1], [1, 0], [1, 2]])
+    >>> scorer = make_recommendation_scorer("recall", k=1)
+    >>> scorer(Popularity(), X_test, [1, 0, 0, 1])
+    0.5
+    """
+    if isinstance(metric, str):
+        if metric not in _RECOMMENDATION_METRICS:
+            options = ", ".join(repr(m) for m in _RECOMMENDATION_METRICS)
+            raise ValueError(f"metric must be one of {options} or a callable; got {metric!r}.")
+        score_func = _RECOMMENDATION_METRICS[metric]
+    elif callable(metric):
+        score_func = metric
+    else:
+        raise ValueError(f"metric must be a string or a callable; got {metric!r}.")
+    if score_func is not _auc:
+        kwargs = {"k": k, **kwargs}
+    return _RecommendationScorer(score_func, sign=1, kwargs=kwargs, response_method="predict")
