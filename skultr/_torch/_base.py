@@ -36,7 +36,9 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
     - ``_build_module(self) -> torch.nn.Module``: called once per fresh fit, after input
       validation, inside a seeded context (so the initial weights follow ``random_state``).
     - ``_loss(self, module, batch) -> torch.Tensor``: the mean loss of one batch, a tuple
-      of tensors sliced along the first dimension of the tensors given to ``_train``.
+      of tensors sliced along the first dimension of the tensors given to ``_train``. It may
+      return ``(loss, {name: part})`` instead, to log named parts of the loss per epoch in
+      ``history_`` (as ``train_<name>`` / ``valid_<name>``).
     - optionally ``_optimizer_parameters(self, module)`` to return parameter groups (one
       group per sub-model: gradient clipping is applied per group).
 
@@ -86,7 +88,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def _loss(self, module, batch):
-        """Return the mean loss of one batch as a scalar tensor."""
+        """Return the mean loss of one batch as a scalar tensor (or ``(loss, parts)``)."""
 
     def _optimizer_parameters(self, module):
         return module.parameters()

@@ -88,18 +88,32 @@ def _epoch_mean(losses, n_units, batch_size):
     return float(torch.stack(losses).float() @ sizes) / n_units
 
 
+def _split_loss(output):
+    """A loss function returns a scalar tensor, or ``(loss, {name: part})`` to log its parts."""
+    if isinstance(output, tuple):
+        loss, parts = output
+        return loss, parts
+    return output, {}
+
+
 @torch.no_grad()
 def evaluate_loss(module, loss_fn, tensors, batch_size):
-    """Mean of ``loss_fn`` over ``tensors`` in eval mode, weighted by batch size."""
+    """Mean of ``loss_fn`` over ``tensors`` in eval mode, weighted by batch size.
+
+    Returns the mean loss and the means of its named parts (empty when it has none).
+    """
     was_training = module.training
     module.eval()
-    total, count = 0.0, 0
+    total, count, part_totals = 0.0, 0, {}
     for batch in iterate_batches(tensors, batch_size):
         n = batch[0].shape[0]
-        total += float(loss_fn(module, batch)) * n
+        loss, parts = _split_loss(loss_fn(module, batch))
+        total += float(loss) * n
+        for name, value in parts.items():
+            part_totals[name] = part_totals.get(name, 0.0) + float(value) * n
         count += n
     module.train(was_training)
-    return total / count
+    return total / count, {name: value / count for name, value in part_totals.items()}
 
 
 def run_epochs(
@@ -126,8 +140,11 @@ def run_epochs(
     module : torch.nn.Module
     optimizer : torch.optim.Optimizer
         Created once per model by the caller; its state carries over between calls.
-    loss_fn : callable ``(module, batch) -> scalar tensor``
-        Mean loss of one batch (a tuple of tensors sliced from ``train``).
+    loss_fn : callable ``(module, batch) -> scalar tensor or (scalar tensor, dict)``
+        Mean loss of one batch (a tuple of tensors sliced from ``train``). It may also return
+        ``(loss, parts)`` with ``parts`` a dict of named scalar tensors (for example the two
+        losses of a model trained jointly); each part is averaged over the epoch like the loss
+        and recorded as ``train_<name>`` (and ``valid_<name>``).
     train, valid : tuple of torch.Tensor
         Training (and optional validation) tensors, first dimension = units.
     n_epochs, batch_size : int
@@ -141,7 +158,8 @@ def run_epochs(
     clip_grad_norm : float, optional
         Maximum gradient norm of each optimizer parameter group.
     history : skorch.history.History, optional
-        Receives one row per epoch: epoch, train_loss, [valid_loss, best], dur.
+        Receives one row per epoch: epoch, train_loss, [valid_loss, best], the loss parts if
+        any, dur.
     verbose : int
 
     Returns
@@ -157,23 +175,29 @@ def run_epochs(
         for epoch in range(first_epoch + 1, first_epoch + n_epochs + 1):
             start = time.perf_counter()
             losses = []  # detached batch losses, summed once per epoch (no per-batch sync)
+            part_losses = {}
             generator = epoch_generator(seed, epoch, train[0].device)
             for batch in iterate_batches(train, batch_size, shuffle=True, generator=generator):
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(module, batch)
+                loss, parts = _split_loss(loss_fn(module, batch))
                 loss.backward()
                 if clip_grad_norm is not None:
                     clip_gradients(optimizer, clip_grad_norm)
                 optimizer.step()
                 losses.append(loss.detach())
+                for name, value in parts.items():
+                    part_losses.setdefault(name, []).append(value.detach())
             row = {"epoch": epoch, "train_loss": _epoch_mean(losses, n_train, batch_size)}
+            for name, values in part_losses.items():
+                row[f"train_{name}"] = _epoch_mean(values, n_train, batch_size)
             if not math.isfinite(row["train_loss"]):
                 raise FloatingPointError(
                     f"the training loss became {row['train_loss']} at epoch {epoch}; "
                     "lower lr or set clip_grad_norm."
                 )
             if valid is not None:
-                row["valid_loss"] = evaluate_loss(module, loss_fn, valid, batch_size)
+                row["valid_loss"], valid_parts = evaluate_loss(module, loss_fn, valid, batch_size)
+                row.update({f"valid_{name}": value for name, value in valid_parts.items()})
                 row["best"] = (
                     stopper.update(row["valid_loss"], module, epoch) if stopper else False
                 )

@@ -81,8 +81,10 @@ class DLARanker(BaseListwiseRanker):
     n_iter_ : int
         Epochs run.
     history_ : skorch.history.History
-        One row per epoch: ``epoch``, ``train_loss`` (DLA loss: ranker + propensity),
-        ``valid_loss`` with early stopping, ``dur``.
+        One row per epoch: ``epoch``, ``train_loss`` (DLA loss: ranker + propensity) and
+        its two parts ``train_ranker_loss`` and ``train_propensity_loss``; with early
+        stopping also ``valid_loss``, ``valid_ranker_loss``, ``valid_propensity_loss`` and
+        ``best``; ``dur``.
     module_ : torch.nn.Module
         ``module_.ranker`` (the scorer) and ``module_.propensity_logits`` (``e``).
     n_features_in_ : int
@@ -200,7 +202,8 @@ class DLARanker(BaseListwiseRanker):
             log_v = clip_log_weights(log_ratio_to_first(s, positions, mask), self.max_weight)
         rank_loss = weighted_softmax_cross_entropy(s, log_w, clicks, mask, sample_weight)
         exam_loss = weighted_softmax_cross_entropy(e, log_v, clicks, mask, sample_weight)
-        return rank_loss + exam_loss
+        parts = {"ranker_loss": rank_loss.detach(), "propensity_loss": exam_loss.detach()}
+        return rank_loss + exam_loss, parts
 
     def _after_train(self):
         with torch.no_grad():

@@ -269,6 +269,11 @@ def test_sample_weight_scales_lists(small_log):
 def test_early_stopping_splits_by_list(small_log):
     est = _fit(_tiny(early_stopping=True, max_epochs=30, n_iter_no_change=2), small_log)
     assert "valid_loss" in est.history_[-1] and est.best_epoch_ <= est.n_iter_
+    # The two losses of the joint objective are logged separately and add up to the total.
+    for split in ("train", "valid"):
+        for row in est.history_:
+            parts = row[f"{split}_ranker_loss"] + row[f"{split}_propensity_loss"]
+            assert parts == pytest.approx(row[f"{split}_loss"], rel=1e-5)
 
 
 def test_warm_start_continues(small_log):
