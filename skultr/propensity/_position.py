@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from skultr.ranking._lists import (
+from skultr.utils._click_log import (
     check_clicks,
     check_positions,
     check_x_finite,

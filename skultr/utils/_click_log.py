@@ -1,0 +1,158 @@
+"""Validation of click-log side arrays (``qid``, ``position``, clicks), free of torch.
+
+Shared by the rankers of :mod:`skultr.ranking` and the position-propensity estimators of
+:mod:`skultr.propensity`, which must stay importable without torch.
+"""
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------
+# Side arrays: DataFrame columns, qid, position, clicks
+# --------------------------------------------------------------------------------------------
+
+FRAME_COLUMNS = ("qid", "position")
+
+
+def split_frame_columns(X, qid, position):
+    """Take ``qid`` / ``position`` columns out of a pandas DataFrame ``X`` (XGBoost style).
+
+    Returns ``(X_without_them, qid, position)``. Giving both the column and the argument is
+    an error, so the two cannot silently disagree.
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "drop"):
+        return X, qid, position
+    found = [name for name in FRAME_COLUMNS if name in columns]
+    if not found:
+        return X, qid, position
+    given = {"qid": qid, "position": position}
+    for name in found:
+        if given[name] is not None:
+            raise ValueError(
+                f"{name} was given both as a column of X and as the {name}= argument; "
+                "give it only once."
+            )
+        given[name] = X[name].to_numpy()
+    return X.drop(columns=found), given["qid"], given["position"]
+
+
+def drop_frame_columns(X):
+    """``X`` without its ``qid`` / ``position`` columns (for predict on the training frame)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "drop"):
+        return X
+    found = [name for name in FRAME_COLUMNS if name in columns]
+    return X.drop(columns=found) if found else X
+
+
+def _as_1d(name, values, n_rows):
+    array = np.asarray(values)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array.ravel()
+    if array.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D with one entry per row of X; got shape {array.shape}."
+        )
+    if len(array) != n_rows:
+        raise ValueError(f"{name} has {len(array)} entries but X has {n_rows} rows.")
+    return array
+
+
+def check_x_finite(X):
+    """Raise a ValueError naming the first row of ``X`` with a NaN or an infinity."""
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise ValueError(
+            f"X must not contain NaN or infinity; found {X[row, column]} at row {row}, "
+            f"column {column}."
+        )
+
+
+def check_clicks(y, n_rows):
+    """Clicks as an int8 array of 0/1; the first row with another value is named."""
+    y = _as_1d("y", y, n_rows)
+    if y.dtype.kind not in "biuf":
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Unknown label type: y must hold clicks 0 or 1; got an array of dtype {y.dtype}."
+            ) from None
+    bad = ~((y == 0) | (y == 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"y must hold clicks 0 or 1 (one per displayed document); got {y[i]!r} at row {i}."
+        )
+    return y.astype(np.int8)
+
+
+def list_codes(qid, n_rows):
+    """Dense list index of each row (lists numbered in sorted ``qid`` order), and their count.
+
+    ``qid=None`` puts every row in one list.
+    """
+    if qid is None:
+        return np.zeros(n_rows, dtype=np.int64), int(n_rows > 0)
+    qid = _as_1d("qid", qid, n_rows)
+    if qid.dtype.kind == "f":
+        missing = np.isnan(qid)
+        if missing.any():
+            raise ValueError(
+                f"qid must not contain NaN; found NaN at row {int(np.flatnonzero(missing)[0])}."
+            )
+    try:
+        unique, codes = np.unique(qid, return_inverse=True)
+    except TypeError as exc:
+        raise ValueError(f"qid values must be mutually comparable (sortable): {exc}") from None
+    return codes.reshape(-1).astype(np.int64), len(unique)
+
+
+def check_positions(position, codes, n_lists):
+    """1-based integer positions, unique within each list; ``None`` = the row order of each list.
+
+    Raises a ValueError naming the first offending row for positions below 1, non-integer
+    positions and positions repeated inside a list.
+    """
+    n_rows = len(codes)
+    if position is None:
+        # The rows of each list are taken to be in displayed order (XGBoost's convention).
+        order = np.argsort(codes, kind="stable")
+        starts = np.searchsorted(codes[order], np.arange(n_lists))
+        rank = np.empty(n_rows, dtype=np.int64)
+        rank[order] = np.arange(n_rows) - starts[codes[order]]
+        return rank + 1
+    position = _as_1d("position", position, n_rows)
+    if position.dtype.kind == "b" or position.dtype.kind not in "iuf":
+        raise ValueError(
+            f"position must hold integers >= 1 (1 = top of the list); got an array of dtype "
+            f"{position.dtype}."
+        )
+    if position.dtype.kind == "f":
+        bad = ~np.isfinite(position) | (position != np.round(position))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"position must hold integers; got {position[i]} at row {i}.")
+    position = position.astype(np.int64)
+    if n_rows and position.min() < 1:
+        i = int(np.flatnonzero(position < 1)[0])
+        raise ValueError(
+            f"position must be >= 1 (1 = top of the list); got {position[i]} at row {i}."
+        )
+    order = np.lexsort((np.arange(n_rows), position, codes))
+    repeated = (codes[order][1:] == codes[order][:-1]) & (
+        position[order][1:] == position[order][:-1]
+    )
+    if repeated.any():
+        i = int(order[1:][repeated].min())
+        raise ValueError(
+            f"position must not repeat within a list; row {i} repeats position {position[i]} "
+            "of an earlier row of the same qid."
+        )
+    return position
+
+
+# --------------------------------------------------------------------------------------------
+# Padded tensors
+# --------------------------------------------------------------------------------------------
