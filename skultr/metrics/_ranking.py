@@ -359,6 +359,7 @@ def dcg_score(
     qid: ArrayLike,
     k: int | None = 10,
     gain: str = "exponential",
+    no_relevant: str = "zero",
 ) -> float:
     """Discounted Cumulative Gain at ``k``, averaged over queries.
 
@@ -376,11 +377,15 @@ def dcg_score(
     gain : {"exponential", "linear"}, default="exponential"
         ``"exponential"`` uses ``2 ** y - 1`` (the learning-to-rank convention), ``"linear"``
         uses ``y`` (the convention of :func:`sklearn.metrics.dcg_score`).
+    no_relevant : {"zero", "skip"}, default="zero"
+        Queries without a relevant document have DCG 0: ``"zero"`` keeps them in the mean,
+        ``"skip"`` leaves them out (the convention of recommendation benchmarks that average
+        DCG@k over the test users with at least one positive).
 
     Returns
     -------
     score : float
-        Mean DCG@k over all queries, including those with no relevant document (their DCG is 0).
+        Mean DCG@k over the queries kept by ``no_relevant``.
 
     See Also
     --------
@@ -416,8 +421,9 @@ def dcg_score(
     >>> round(dcg_score(y_true, y_score, qid=qid, gain="linear"), 4)
     1.5655
     """
-    _, _, _, dcg = _per_query_dcg(y_true, y_score, qid, k, gain)
-    return float(np.mean(dcg))
+    _check_option("no_relevant", no_relevant, ("zero", "skip"))
+    sq, _, _, dcg = _per_query_dcg(y_true, y_score, qid, k, gain)
+    return _mean_over_queries(dcg, _has_relevant(sq), no_relevant, "DCG")
 
 
 def ndcg_score(

@@ -111,7 +111,8 @@ def _check_metric_kwargs(score_func, kwargs):
     if "gain" in kwargs:
         _check_option("gain", kwargs["gain"], _GAINS)
     if "no_relevant" in kwargs:
-        _check_option("no_relevant", kwargs["no_relevant"], _NO_RELEVANT)
+        allowed = ("zero", "skip") if score_func is dcg_score else _NO_RELEVANT
+        _check_option("no_relevant", kwargs["no_relevant"], allowed)
 
 
 def make_ranking_scorer(metric: str | Callable, *, k: int | None = 10, **kwargs) -> _Scorer:

@@ -86,3 +86,16 @@ def test_recommendation_scorer_groups_by_user_column():
     assert custom(model, X, y) == 12.0
     with pytest.raises(ValueError, match="metric must be one of"):
         make_recommendation_scorer("rmse")
+
+
+def test_dcg_can_skip_users_without_a_positive():
+    from skultr.metrics import dcg_score
+
+    y_true, y_score, users = [1, 0, 0, 0], [0.9, 0.1, 0.5, 0.4], [0, 0, 1, 1]
+    assert dcg_score(y_true, y_score, qid=users, k=2, gain="linear") == 0.5
+    assert dcg_score(y_true, y_score, qid=users, k=2, gain="linear", no_relevant="skip") == 1.0
+    scorer = make_recommendation_scorer("dcg", k=2, gain="linear", no_relevant="skip")
+    model = _ItemScore([0.9, 0.1, 0.5, 0.4])
+    assert scorer(model, np.array([[0, 0], [0, 1], [1, 2], [1, 3]]), y_true) == 1.0
+    with pytest.raises(ValueError, match="no_relevant must be one of"):
+        dcg_score(y_true, y_score, qid=users, no_relevant="one")

@@ -182,8 +182,8 @@ def test_scorer_pickles(ranking_data):
         ("err", {"no_relevant": "nan"}, r"no_relevant must be one of 'skip', 'zero', 'one'"),
         (
             "dcg",
-            {"no_relevant": "zero"},
-            r"dcg_score got unknown parameter\(s\) \['no_relevant'\]",
+            {"max_grade": 4},
+            r"dcg_score got unknown parameter\(s\) \['max_grade'\]",
         ),
         ("ndcg", {"qid": [0, 1]}, r"\['qid'\] cannot be fixed in make_ranking_scorer"),
     ],
