@@ -15,6 +15,7 @@ PARTS = {
     "dla": "skultr.ranking._demo:run_demo",
     "fairness": "skultr.fairness._demo:run_demo",
     "calibration": "skultr.calibration._demo:run_demo",
+    "relmf": "skultr.recommendation._demo_relmf:run_demo",
 }
 
 

@@ -9,6 +9,12 @@ from ._fairness import (
     make_fairness_scorer,
     make_fairness_tradeoff_scorer,
 )
+from ._ips import (
+    ips_dcg_at_k_score,
+    ips_pointwise_loss,
+    ips_recall_at_k_score,
+    make_ips_scorer,
+)
 from ._ranking import average_precision_score, dcg_score, err_score, ndcg_score
 from ._recommendation import (
     f1_at_k_score,
@@ -27,8 +33,12 @@ __all__ = [
     "equalized_odds_difference",
     "err_score",
     "f1_at_k_score",
+    "ips_dcg_at_k_score",
+    "ips_pointwise_loss",
+    "ips_recall_at_k_score",
     "make_fairness_scorer",
     "make_fairness_tradeoff_scorer",
+    "make_ips_scorer",
     "make_ranking_scorer",
     "make_recommendation_scorer",
     "ndcg_score",

@@ -132,6 +132,64 @@ def _calibration_base_regressor():
     return LinearRegression()
 
 
+# skultr.recommendation (issue 4): Rel-MF, its implicit-feedback baselines and
+# PopularityPropensity take X = (user id, item id) pairs: exactly two columns of non-negative
+# integer ids (n_features_in_ is always 2). The generic checks fit on random float features
+# with other widths, which are rejected by design. The checks in _RELMF_ID_PAIR_CHECKS run on
+# id pairs (and 0/1 clicks) in skultr/recommendation/tests/test_relmf_estimator_checks.py;
+# the ones in _RELMF_BY_DESIGN ask for sklearn's own error messages for feature matrices.
+_NOT_ID_PAIRS = (
+    "X must be (user id, item id) pairs, two integer columns; the check passes on id pairs "
+    "(skultr/recommendation/tests/test_relmf_estimator_checks.py)"
+)
+_RELMF_ID_PAIR_CHECKS = (
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_estimators_dtypes",
+    "check_estimators_fit_returns_self",
+    "check_estimators_overwrite_params",
+    "check_estimators_pickle",
+    "check_estimators_pickle(readonly_memmap=True)",
+    "check_f_contiguous_array_estimator",
+    "check_fit2d_1feature",
+    "check_fit2d_1sample",
+    "check_fit_check_is_fitted",
+    "check_fit_idempotent",
+    "check_fit_score_takes_y",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "check_n_features_in",
+    "check_pipeline_consistency",
+    "check_positive_only_tag_during_fit",
+    "check_readonly_memmap_input",
+)
+_RELMF_BY_DESIGN = {
+    "check_complex_data": "complex ids are rejected, with the id error rather than sklearn's",
+    "check_dtype_object": "X must have two columns; the check's object array has 10",
+    "check_estimators_empty_data_messages": (
+        "an (n, 0) X gets the (user id, item id) shape error, not sklearn's feature message"
+    ),
+    "check_estimators_nan_inf": "NaN ids are rejected as non-integer ids, not with 'NaN'",
+    "check_fit2d_predict1d": "1-D X gets the (n_pairs, 2) shape error, not 'Reshape your data'",
+    "check_n_features_in_after_fitting": (
+        "n_features_in_ is always 2 (user, item), whatever the width of the check's X"
+    ),
+}
+_SMALL_MF = {"n_factors": 2, "max_epochs": 2, "device": "cpu", "random_state": 0}
+for _name in ("RelMFRecommender", "ImplicitMFRecommender", "WMFRecommender", "BPRRecommender"):
+    TEST_PARAMS[_name] = [dict(_SMALL_MF)]
+for _name in (
+    "RelMFRecommender",
+    "ImplicitMFRecommender",
+    "WMFRecommender",
+    "BPRRecommender",
+    "PopularityPropensity",
+):
+    EXPECTED_FAILED_CHECKS[_name] = {
+        **dict.fromkeys(_RELMF_ID_PAIR_CHECKS, _NOT_ID_PAIRS),
+        **_RELMF_BY_DESIGN,
+    }
+
 # Estimators that are not public but whose contract the checks must still guard: the
 # reference model of the shared torch engine (every neural estimator builds on its base).
 PRIVATE_ESTIMATORS_TO_CHECK = ("skultr._torch._reference:TorchMLPRegressor",)

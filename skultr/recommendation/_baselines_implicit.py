@@ -1,0 +1,394 @@
+"""Implicit-feedback baselines of Rel-MF: naive MF, WMF (Hu et al. 2008), BPR (Rendle et al. 2009).
+
+All three share Rel-MF's factor model, validation and ``recommend`` (see ``_relmf.py``):
+naive MF is the same pointwise loss without propensity weighting, WMF the confidence-weighted
+least squares of Hu et al. solved by exact weighted ALS, BPR a pairwise loss with sampled
+negatives on the shared torch engine.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from skultr._torch import to_tensor
+
+from ._relmf import LOSSES, BaseImplicitMF, PointwiseMF
+
+
+class ImplicitMFRecommender(PointwiseMF):
+    """Naive matrix factorisation of implicit feedback: clicks as relevance, no correction.
+
+    Every click is a relevant pair and every other pair of the catalogue an irrelevant one:
+    the model fits the click matrix ``Y`` itself, so it learns ``P(click) = θ γ`` (exposure
+    times relevance) rather than the relevance ``γ``. This is
+    :class:`RelMFRecommender` with all propensities equal to 1, with the same losses, solvers
+    and parameters; it is the "naive" baseline of Saito et al. (WSDM 2020).
+
+    Read more in the :ref:`User Guide <relmf>`.
+
+    Parameters
+    ----------
+    n_factors : int, default=32
+    loss : {"least_squares", "squared", "logistic"}, default="least_squares"
+        Local loss; see :class:`RelMFRecommender`. ``"least_squares"`` is solved exactly by
+        ALS (it is then the ridge-regularised rank-``n_factors`` approximation of ``Y``).
+    reg : float >= 0, default=1.0
+    solver : {"auto", "als", "stochastic"}, default="auto"
+    max_epochs : int, default=30
+    batch_size : int, default=256
+    n_negatives : int, default=4
+    lr : float, default=0.01
+    optimizer : {"adam", "adagrad", "sgd"}, default="adam"
+    tol : float, default=1e-4
+    init_std : float, default=0.1
+    n_users, n_items : int or None, default=None
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    user_factors_, item_factors_ : ndarray
+    n_users_, n_items_, n_clicks_, n_duplicates_ : int
+    seen_ : scipy.sparse.csr_matrix of bool
+    solver_ : str
+    n_iter_ : int
+    history_ : skorch.history.History
+    module_ : torch.nn.Module
+    n_features_in_ : int
+    device_ : str
+    seed_ : int
+
+    See Also
+    --------
+    RelMFRecommender : the propensity-weighted (unbiased) version.
+
+    Notes
+    -----
+    Minimises ``Σ_{(u,i)∈D} [Y_ui δ¹(s_ui) + (1 − Y_ui) δ⁰(s_ui)] + λ(‖U‖² + ‖V‖²)`` over all
+    ``n_users × n_items`` pairs ``D``, with ``s_ui = ⟨u_u, v_i⟩`` (the coefficients
+    ``a = 1, b = 0`` on the clicks and ``0, 1`` elsewhere).
+
+    Examples
+    --------
+    >>> from skultr.datasets import make_mnar_implicit_feedback
+    >>> from skultr.recommendation import ImplicitMFRecommender
+    >>> data = make_mnar_implicit_feedback(n_users=200, n_items=100, random_state=0)
+    >>> model = ImplicitMFRecommender(n_factors=8, device="cpu", random_state=0).fit(data.X)
+    >>> model.predict([[0, 1], [0, 2]]).shape
+    (2,)
+    """
+
+    _parameter_constraints = {
+        **PointwiseMF._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES))],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_factors=32,
+        loss="least_squares",
+        reg=1.0,
+        solver="auto",
+        max_epochs=30,
+        batch_size=256,
+        n_negatives=4,
+        lr=0.01,
+        optimizer="adam",
+        tol=1e-4,
+        init_std=0.1,
+        n_users=None,
+        n_items=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_factors = n_factors
+        self.loss = loss
+        self.reg = reg
+        self.solver = solver
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.n_negatives = n_negatives
+        self.lr = lr
+        self.optimizer = optimizer
+        self.tol = tol
+        self.init_std = init_std
+        self.n_users = n_users
+        self.n_items = n_items
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _pointwise_weights(self, users, items, values):
+        ones = np.ones(users.shape[0])
+        return ones, np.zeros_like(ones), 1.0
+
+
+class WMFRecommender(PointwiseMF):
+    """Weighted matrix factorisation for implicit feedback (Hu, Koren and Volinsky, 2008).
+
+    Every pair of the catalogue is a training cell: a clicked pair has preference 1 and
+    confidence ``c = 1 + alpha · r`` (``r`` its feedback value, 1 for a plain click), every
+    other pair preference 0 and confidence 1. The confidence-weighted least squares is solved
+    by alternating least squares with the Gram-matrix trick of the paper: each user's system
+    is ``(VᵀV + Vᵀ(C_u − I)V + λI) u = Vᵀ C_u p_u``, where ``VᵀV`` is shared and the
+    correction only involves the user's clicked items. By default each system gets a few
+    conjugate-gradient steps (``cg_steps``); ``cg_steps=None`` solves them exactly.
+
+    Read more in the :ref:`User Guide <relmf>`.
+
+    Parameters
+    ----------
+    n_factors : int, default=32
+    alpha : float >= 0, default=1.0
+        Confidence scale ``α``: a clicked pair weighs ``1 + α r`` in the loss. ``0`` gives the
+        unweighted naive model (:class:`ImplicitMFRecommender` with ``loss="least_squares"``).
+    reg : float >= 0, default=1.0
+        L2 penalty ``λ`` on the factors.
+    solver : {"auto", "als", "stochastic"}, default="auto"
+        ``"auto"`` and ``"als"``: weighted ALS. ``"stochastic"``: minibatch gradient
+        descent on the same objective (with sampled unlabelled pairs).
+    cg_steps : int or None, default=3
+        With ALS: conjugate-gradient steps per user (item) system and half step, warm-started
+        at the current factors (Takács et al., 2011; the ``implicit`` package's default), so
+        no ``k × k`` system is formed. ``None`` solves every system exactly (Cholesky):
+        slower, the same fixed points.
+    max_epochs : int, default=30
+    batch_size : int, default=256
+    n_negatives : int, default=4
+    lr : float, default=0.01
+    optimizer : {"adam", "adagrad", "sgd"}, default="adam"
+    tol : float, default=1e-4
+    init_std : float, default=0.1
+    n_users, n_items : int or None, default=None
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    user_factors_, item_factors_ : ndarray
+    n_users_, n_items_, n_clicks_, n_duplicates_ : int
+    seen_ : scipy.sparse.csr_matrix of bool
+    solver_ : str
+    n_iter_ : int
+    history_ : skorch.history.History
+    module_ : torch.nn.Module
+    n_features_in_ : int
+    device_ : str
+    seed_ : int
+
+    Notes
+    -----
+    Minimises ``Σ_{(u,i)∈D} c_ui (p_ui − s_ui)² + λ(‖U‖² + ‖V‖²)`` with ``p_ui = 1[r_ui > 0]``
+    and ``c_ui = 1 + α r_ui``. ``y`` may hold non-negative counts (plays, purchases);
+    repeated (user, item) rows are merged with ``max`` (sum them yourself to use totals).
+
+    References
+    ----------
+    .. [1] Y. Hu, Y. Koren and C. Volinsky, "Collaborative Filtering for Implicit Feedback
+       Datasets", ICDM 2008.
+    .. [2] G. Takács, I. Pilászy and D. Tikk, "Applications of the Conjugate Gradient Method
+       for Implicit Feedback Collaborative Filtering", RecSys 2011.
+
+    Examples
+    --------
+    >>> from skultr.datasets import make_mnar_implicit_feedback
+    >>> from skultr.recommendation import WMFRecommender
+    >>> data = make_mnar_implicit_feedback(n_users=200, n_items=100, random_state=0)
+    >>> model = WMFRecommender(n_factors=8, alpha=5.0, device="cpu", random_state=0)
+    >>> model.fit(data.X).solver_
+    'als'
+    """
+
+    _parameter_constraints = {
+        **PointwiseMF._parameter_constraints,
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "cg_steps": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_factors=32,
+        alpha=1.0,
+        reg=1.0,
+        solver="auto",
+        cg_steps=3,
+        max_epochs=30,
+        batch_size=256,
+        n_negatives=4,
+        lr=0.01,
+        optimizer="adam",
+        tol=1e-4,
+        init_std=0.1,
+        n_users=None,
+        n_items=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_factors = n_factors
+        self.alpha = alpha
+        self.reg = reg
+        self.solver = solver
+        self.cg_steps = cg_steps
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.n_negatives = n_negatives
+        self.lr = lr
+        self.optimizer = optimizer
+        self.tol = tol
+        self.init_std = init_std
+        self.n_users = n_users
+        self.n_items = n_items
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_feedback(self, y):
+        if y is not None and (y < 0).any():
+            i = int(np.flatnonzero(y < 0)[0])
+            raise ValueError(
+                f"y must hold non-negative implicit feedback (clicks or counts); entry {i} is "
+                f"{y[i]}."
+            )
+        return y
+
+    def _cg_steps(self):
+        return self.cg_steps
+
+    def _pointwise_weights(self, users, items, values):
+        confidence = 1.0 + self.alpha * values
+        return confidence, np.zeros_like(confidence), 1.0
+
+
+class BPRRecommender(BaseImplicitMF):
+    """Bayesian personalised ranking (Rendle et al., 2009): clicked above unclicked, per user.
+
+    For each click ``(u, i)`` an item ``j`` is drawn uniformly from the catalogue (draws that
+    the user also clicked are discarded) and the model maximises ``log σ(s_ui − s_uj)``: a
+    pairwise loss that only orders items within a user. Trained by minibatch gradient
+    descent on the shared torch engine, with whole-batch sampling on the device.
+
+    Read more in the :ref:`User Guide <relmf>`.
+
+    Parameters
+    ----------
+    n_factors : int, default=32
+    reg : float >= 0, default=1e-3
+        L2 penalty on the factors of each sampled triple, ``λ(‖u‖² + ‖v_i‖² + ‖v_j‖²)``,
+        averaged like the loss (BPR-Opt's per-sample regularisation).
+    n_negatives : int, default=1
+        Negative items drawn per click in each epoch.
+    max_epochs : int, default=30
+        Passes over the clicks.
+    batch_size : int, default=256
+    lr : float, default=0.01
+    optimizer : {"adam", "adagrad", "sgd"}, default="adam"
+    init_std : float, default=0.1
+    n_users, n_items : int or None, default=None
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    user_factors_, item_factors_ : ndarray
+    n_users_, n_items_, n_clicks_, n_duplicates_ : int
+    seen_ : scipy.sparse.csr_matrix of bool
+    n_iter_ : int
+    history_ : skorch.history.History
+        ``train_loss``: mean ``−log σ(s_ui − s_uj)`` plus the penalty.
+    module_ : torch.nn.Module
+    n_features_in_ : int
+    device_ : str
+    seed_ : int
+
+    Notes
+    -----
+    BPR-Opt: ``max Σ_{(u,i,j)} log σ(s_ui − s_uj) − λ‖Θ‖²`` over triples with ``i`` clicked
+    and ``j`` not clicked by ``u``; here ``j`` is uniform over the catalogue and a draw that
+    turns out clicked is masked out of the batch mean. The model has no item bias (plain
+    BPR-MF).
+
+    References
+    ----------
+    .. [1] S. Rendle, C. Freudenthaler, Z. Gantner and L. Schmidt-Thieme, "BPR: Bayesian
+       Personalized Ranking from Implicit Feedback", UAI 2009.
+
+    Examples
+    --------
+    >>> from skultr.datasets import make_mnar_implicit_feedback
+    >>> from skultr.recommendation import BPRRecommender
+    >>> data = make_mnar_implicit_feedback(n_users=200, n_items=100, random_state=0)
+    >>> model = BPRRecommender(n_factors=8, max_epochs=2, device="cpu", random_state=0)
+    >>> model.fit(data.X).n_iter_
+    2
+    """
+
+    _parameter_constraints = {
+        **BaseImplicitMF._parameter_constraints,
+        "n_negatives": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_factors=32,
+        reg=1e-3,
+        n_negatives=1,
+        max_epochs=30,
+        batch_size=256,
+        lr=0.01,
+        optimizer="adam",
+        init_std=0.1,
+        n_users=None,
+        n_items=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_factors = n_factors
+        self.reg = reg
+        self.n_negatives = n_negatives
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.init_std = init_std
+        self.n_users = n_users
+        self.n_items = n_items
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit_factors(self, users, items, values, device):
+        # Sorted keys of the clicked pairs: a drawn (u, j) is a click iff its key is found.
+        self._click_keys = to_tensor(users * self.n_items_ + items, device, torch.int64)
+        tensors = (to_tensor(users, device, torch.int64), to_tensor(items, device, torch.int64))
+        try:
+            self._run_stochastic(tensors)
+        finally:
+            del self._click_keys
+
+    def _loss(self, module, batch):
+        users, items = batch
+        users = users.repeat(self.n_negatives)
+        items = items.repeat(self.n_negatives)
+        negatives = torch.randint(0, self.n_items_, users.shape, device=users.device)
+        keys = users * self.n_items_ + negatives
+        found = torch.searchsorted(self._click_keys, keys).clamp_max(len(self._click_keys) - 1)
+        valid = (self._click_keys[found] != keys).to(torch.float32)
+        u = module.user_factors[users]
+        v_i = module.item_factors[items]
+        v_j = module.item_factors[negatives]
+        margin = (u * (v_i - v_j)).sum(-1)
+        penalty = u.square().sum(-1) + v_i.square().sum(-1) + v_j.square().sum(-1)
+        per_triple = F.softplus(-margin) + self.reg * penalty
+        return (per_triple * valid).sum() / valid.sum().clamp_min(1.0)
