@@ -16,6 +16,7 @@ PARTS = {
     "fairness": "skultr.fairness._demo:run_demo",
     "calibration": "skultr.calibration._demo:run_demo",
     "relmf": "skultr.recommendation._demo_relmf:run_demo",
+    "kernel_balancing": "skultr.recommendation._demo_kb:run_demo",
 }
 
 

@@ -190,6 +190,30 @@ for _name in (
         **_RELMF_BY_DESIGN,
     }
 
+# skultr.recommendation / skultr.propensity (issue 5): the kernel-balancing estimators take the
+# same (user id, item id) pairs, so the same checks fail on float matrices by design; they run
+# on id pairs in skultr/recommendation/tests/test_debiased_estimator_checks.py.
+_NOT_ID_PAIRS_KB = _NOT_ID_PAIRS.replace(
+    "test_relmf_estimator_checks.py", "test_debiased_estimator_checks.py"
+)
+TEST_PARAMS["DebiasedMFRecommender"] = [
+    {"n_factors": 2, "max_epochs": 1, "batch_size": 16, "device": "cpu", "random_state": 0}
+]
+TEST_PARAMS["KernelBalancingPropensity"] = [
+    {"n_factors": 2, "max_epochs": 2, "batch_size": 16, "device": "cpu", "random_state": 0}
+]
+for _name in (
+    "DebiasedMFRecommender",
+    "KernelBalancingPropensity",
+    "NaiveBayesPropensity",
+    "LogisticPropensity",
+):
+    EXPECTED_FAILED_CHECKS[_name] = {
+        **dict.fromkeys(_RELMF_ID_PAIR_CHECKS, _NOT_ID_PAIRS_KB),
+        **_RELMF_BY_DESIGN,
+    }
+
+
 # Estimators that are not public but whose contract the checks must still guard: the
 # reference model of the shared torch engine (every neural estimator builds on its base).
 PRIVATE_ESTIMATORS_TO_CHECK = ("skultr._torch._reference:TorchMLPRegressor",)

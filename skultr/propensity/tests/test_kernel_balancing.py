@@ -1,0 +1,237 @@
+"""KernelBalancingPropensity, weighted_mmd and the MNAR propensity baselines.
+
+The statistical tests use make_mnar_ratings, whose observation propensity depends on the
+rating (which a naive-Bayes propensity models) and on the user-item affinity of the features
+(which it misses). Kernel balancing on the features must remove part of what is left.
+"""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import expit
+from sklearn.base import clone
+
+from skultr.datasets import make_mnar_ratings
+from skultr.propensity import (
+    KernelBalancingPropensity,
+    LogisticPropensity,
+    NaiveBayesPropensity,
+    weighted_mmd,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_torch_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """Semi-synthetic data, a naive-Bayes base propensity and a fixed prediction model."""
+    data = make_mnar_ratings(300, 200, rating_selection=0.3, feature_selection=1.0, random_state=0)
+    R = (data.ratings >= 4).astype(float)  # binarised full matrix: the truth
+    y = (data.y >= 4).astype(float)
+    nb = NaiveBayesPropensity().fit(data.X, y, mar_y=(data.y_mar >= 4).astype(float))
+    p_nb = nb.predict(data.X, y)
+    # a fixed prediction model f and its error on every pair: the ideal loss is their mean
+    f = np.clip(expit(data.user_features @ data.item_features.T - 1.0), 1e-4, 1 - 1e-4)
+    E = -(R * np.log(f) + (1 - R) * np.log(1 - f))
+    # an imputation model: the error against a constant imputed label
+    r_tilde = 0.3
+    E_hat = -(r_tilde * np.log(f) + (1 - r_tilde) * np.log(1 - f))
+    return data, y, p_nb, E, E_hat
+
+
+def _fit(problem, **params):
+    data, y, p_nb, E, _ = problem
+    kb = KernelBalancingPropensity(device="cpu", random_state=0, **params)
+    e = E[data.X[:, 0], data.X[:, 1]]
+    return kb.fit(
+        data.X,
+        user_features=data.user_features,
+        item_features=data.item_features,
+        base_propensity=p_nb,
+        outcome=e,
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(problem):
+    return _fit(problem, bandwidth=1.5)
+
+
+def test_balancing_reduces_mmd_versus_naive_bayes_weights(problem, fitted):
+    # MMD between the weighted observed pairs and 4,000 catalogue pairs, in the fit's kernel
+    data, _, p_nb, _, _ = problem
+    rng = np.random.default_rng(1)
+    u, i = rng.integers(0, 300, 4000), rng.integers(0, 200, 4000)
+    x_all = np.hstack([fitted.user_features_[u], fitted.item_features_[i]])
+    x_obs = fitted.pair_features(data.X)
+    kwargs = {"bandwidth": fitted.bandwidth_}
+    mmd_nb = weighted_mmd(x_obs, x_all, 1 / p_nb, **kwargs)
+    mmd_kb = weighted_mmd(x_obs, x_all, fitted.weights_, **kwargs)
+    # measured 0.069 -> 0.000 (MMD² < 0): require at least a halving
+    assert mmd_kb < 0.5 * mmd_nb
+    assert fitted.mmd_ < 0.5 * fitted.mmd_base_
+
+
+def test_kbips_and_kbdr_estimate_the_ideal_loss_better(problem, fitted):
+    data, _, p_nb, E, E_hat = problem
+    u, i = data.X[:, 0], data.X[:, 1]
+    e, e_hat = E[u, i], E_hat[u, i]
+    ideal = E.mean()
+    n_cells = E.size
+    ips = (e / p_nb).sum() / n_cells
+    dr = E_hat.mean() + ((e - e_hat) / p_nb).sum() / n_cells
+    w = fitted.weights_
+    kbips = (w * e).mean()
+    kbdr = E_hat.mean() + (w * (e - e_hat)).mean()
+    # measured: |IPS - L| = 0.130, |KBIPS - L| = 0.057; |DR - L| = 0.118, |KBDR - L| = 0.05
+    assert abs(kbips - ideal) < 0.7 * abs(ips - ideal)
+    assert abs(kbdr - ideal) < 0.7 * abs(dr - ideal)
+
+
+@pytest.mark.parametrize("centers", ["worst", "adaptive"])
+def test_worst_and_adaptive_centres_also_balance(problem, centers):
+    kb = _fit(problem, bandwidth=1.5, centers=centers, max_epochs=10)
+    assert kb.mmd_ < 0.7 * kb.mmd_base_
+
+
+def test_weights_are_normalised_and_propensities_valid(problem, fitted):
+    data = problem[0]
+    assert fitted.weights_.shape == (len(data.X),)
+    assert fitted.weights_.mean() == pytest.approx(1.0)
+    assert (fitted.propensity_ > 0).all() and (fitted.propensity_ <= 1).all()
+    assert fitted.effective_sample_size_ > 0.05 * len(data.X)
+    assert len(fitted.loss_curve_) == fitted.n_iter_ == 30
+
+
+def test_reproducible_and_picklable(problem):
+    a = _fit(problem, max_epochs=2)
+    b = _fit(problem, max_epochs=2)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    c = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(c.weights_, a.weights_)
+    assert clone(a).get_params() == a.get_params()
+
+
+def test_features_learned_from_y_when_not_given():
+    data = make_mnar_ratings(60, 50, density=0.1, random_state=0)
+    y = (data.y >= 4).astype(float)
+    kb = KernelBalancingPropensity(max_epochs=2, n_factors=3, device="cpu", random_state=0)
+    kb.fit(data.X, y)
+    # naive-MF factors + bias: 3 + 1 columns for users and for items
+    assert kb.user_features_.shape == (kb.n_users_, 4)
+    assert kb.item_features_.shape == (kb.n_items_, 4)
+
+
+def test_collapse_is_detected_with_advice():
+    data = make_mnar_ratings(60, 50, density=0.1, random_state=0)
+    base = np.full(len(data.X), 0.5)
+    base[:3] = 1e-6  # three pairs with enormous inverse propensities
+    kb = KernelBalancingPropensity(max_epochs=1, device="cpu", random_state=0)
+    with pytest.warns(UserWarning, match="collapsed.*effective sample size.*Raise entropy"):
+        kb.fit(
+            data.X,
+            user_features=data.user_features,
+            item_features=data.item_features,
+            base_propensity=base,
+        )
+    assert kb.effective_sample_size_ < 0.05 * len(data.X)
+
+
+def test_no_warning_on_healthy_weights(problem):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fit(problem, max_epochs=1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"user_features": np.ones((60, 2))}, "given together"),
+        ({}, "needs kernel features"),
+        ({"y": np.full(10, 2.0)}, r"y must hold labels in \[0, 1\] .*; entry 0 is 2.0"),
+        ({"base_propensity": np.zeros(10), "y": np.zeros(10)}, "base_propensity must hold"),
+        ({"base_propensity": np.full(3, 0.5), "y": np.zeros(10)}, "one value per row"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    X = np.column_stack([np.arange(10), np.arange(10) % 5])
+    kwargs = dict(kwargs)
+    y = kwargs.pop("y", None)
+    kb = KernelBalancingPropensity(max_epochs=1, device="cpu")
+    with pytest.raises(ValueError, match=match):
+        kb.fit(X, y, **kwargs)
+
+
+def test_adaptive_needs_an_outcome():
+    data = make_mnar_ratings(30, 20, density=0.2, random_state=0)
+    kb = KernelBalancingPropensity(centers="adaptive", max_epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="centers='adaptive'.*outcome"):
+        kb.fit(data.X, user_features=data.user_features, item_features=data.item_features)
+
+
+def test_weighted_mmd_properties():
+    rng = np.random.default_rng(0)
+    X_all = rng.normal(size=(400, 3))
+    # the same sample: the U-statistic estimate is ~0; a shifted one is clearly positive
+    assert weighted_mmd(X_all, X_all) < 0.02
+    shifted = X_all[X_all[:, 0] > 0.5]
+    assert weighted_mmd(shifted, X_all) > 0.2
+    # reweighting the shifted half back cannot be done, but weights that undo a selection can
+    selected = X_all[:200]
+    assert weighted_mmd(selected, X_all, np.ones(200), kernel="exponential") < 0.1
+    with pytest.raises(ValueError, match="kernel must be"):
+        weighted_mmd(X_all, X_all, kernel="linear")
+    with pytest.raises(ValueError, match="weights must be 400 finite non-negative"):
+        weighted_mmd(X_all, X_all, -np.ones(400))
+
+
+def test_naive_bayes_matches_bayes_rule():
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 2], [2, 3]])
+    y = np.array([5, 5, 4, 1, 5])
+    mar_y = np.array([1, 1, 1, 1, 4, 5, 5, 1])
+    nb = NaiveBayesPropensity(n_users=4, n_items=5).fit(X, y, mar_y=mar_y)
+    p_o = 5 / 20
+    expected = {
+        1: (1 / 5) * p_o / (5 / 8),
+        4: (1 / 5) * p_o / (1 / 8),
+        5: (3 / 5) * p_o / (2 / 8),
+    }
+    np.testing.assert_allclose(nb.class_propensity_, [expected[1], expected[4], expected[5]])
+    np.testing.assert_allclose(nb.predict(X, y), [expected[v] for v in y])
+    with pytest.raises(ValueError, match="mar_y"):
+        NaiveBayesPropensity().fit(X, y)
+    with pytest.raises(ValueError, match="rating 4.0 occurs in y but never in mar_y"):
+        NaiveBayesPropensity().fit(X, y, mar_y=[1, 5])
+    with pytest.raises(ValueError, match="never seen during fit: entry 0 is 3.0"):
+        nb.predict(X[:1], [3])
+
+
+def test_naive_bayes_recovers_rating_selection():
+    data = make_mnar_ratings(200, 150, feature_selection=0.0, random_state=0)
+    nb = NaiveBayesPropensity().fit(data.X, data.y, mar_y=data.y_mar)
+    true = np.array([data.propensities[data.ratings == r].mean() for r in range(1, 6)])
+    # observation depends on the rating only: the per-class estimates follow the truth
+    np.testing.assert_allclose(nb.class_propensity_, true, rtol=0.25)
+
+
+def test_logistic_propensity_tracks_activity_and_popularity():
+    data = make_mnar_ratings(100, 80, density=0.08, random_state=0)
+    est = LogisticPropensity(C=10.0).fit(data.X)
+    every_pair = np.column_stack([np.repeat(np.arange(100), 80), np.tile(np.arange(80), 100)])
+    p = est.predict(every_pair)
+    # the mean fitted propensity is the observed density; it follows the truth (which also
+    # depends on the rating and the affinity, out of reach of user and item effects)
+    assert p.mean() == pytest.approx(len(data.X) / 8000, rel=0.1)
+    assert np.corrcoef(p, data.propensities.ravel())[0, 1] > 0.2
+    sub = LogisticPropensity(C=10.0, max_unobserved=3000, random_state=0).fit(data.X)
+    assert abs(sub.intercept_ - est.intercept_) < 0.5

@@ -1,0 +1,104 @@
+"""Demo part for ``make demo``: kernel balancing on semi-synthetic MNAR ratings.
+
+Generates ratings observed missing-not-at-random with a known full matrix, fits
+naive-Bayes propensities from a small missing-at-random sample, learns kernel-balancing
+weights, and prints (1) the covariate imbalance (MMD) and the error of IPS and KBIPS as
+estimators of a fixed model's ideal loss, and (2) the AUC on the true full matrix of MF
+trained naively, with IPS and with KBIPS / AKBDR.
+"""
+
+import time
+
+import numpy as np
+
+
+def run_demo(*, quick=False, random_state=0):
+    """Balance, estimate and train on simulated MNAR ratings; print and return the results.
+
+    Parameters
+    ----------
+    quick : bool, default=False
+        Smaller catalogue and fewer epochs (a few seconds).
+    random_state : int, default=0
+
+    Returns
+    -------
+    results : dict
+        ``mmd`` (naive-Bayes and balancing weights), ``ideal_loss`` (truth, IPS and KBIPS
+        estimates), ``auc`` (per model, on every pair of the catalogue), ``fit_seconds``.
+    """
+    from scipy.special import expit
+    from sklearn.metrics import roc_auc_score
+
+    from skultr.datasets import make_mnar_ratings
+    from skultr.propensity import KernelBalancingPropensity, NaiveBayesPropensity
+    from skultr.recommendation import DebiasedMFRecommender
+
+    n_users, n_items, epochs = (150, 100, 5) if quick else (300, 200, 20)
+    data = make_mnar_ratings(
+        n_users,
+        n_items,
+        rating_selection=0.3,
+        feature_selection=1.0,
+        random_state=random_state,
+    )
+    R = (data.ratings >= 4).astype(float)
+    y = (data.y >= 4).astype(float)
+    mar_y = (data.y_mar >= 4).astype(float)
+    print(
+        f"  {len(data.X)} observed ratings of {R.size} pairs; MAR sample of {len(mar_y)} "
+        f"ratings for the naive-Bayes propensity"
+    )
+    p_nb = NaiveBayesPropensity().fit(data.X, y, mar_y=mar_y).predict(data.X, y)
+
+    # (1) weights and the ideal loss of a fixed model f
+    f = np.clip(expit(data.user_features @ data.item_features.T - 1.0), 1e-4, 1 - 1e-4)
+    E = -(R * np.log(f) + (1 - R) * np.log(1 - f))
+    e = E[data.X[:, 0], data.X[:, 1]]
+    kb = KernelBalancingPropensity(
+        bandwidth=1.5, max_epochs=5 if quick else 30, random_state=random_state
+    )
+    kb.fit(
+        data.X,
+        user_features=data.user_features,
+        item_features=data.item_features,
+        base_propensity=p_nb,
+    )
+    ideal = E.mean()
+    ips = (e / p_nb).sum() / E.size
+    kbips = (kb.weights_ * e).mean()
+    results = {
+        "mmd": {"naive_bayes": kb.mmd_base_, "balanced": kb.mmd_},
+        "ideal_loss": {"truth": ideal, "ips": ips, "kbips": kbips},
+    }
+    print(f"  MMD observed vs all pairs: naive Bayes {kb.mmd_base_:.4f} -> balanced {kb.mmd_:.4f}")
+    print(
+        f"  ideal loss of a fixed model {ideal:.4f}: IPS estimate {ips:.4f} "
+        f"(error {ips - ideal:+.4f}), KBIPS {kbips:.4f} (error {kbips - ideal:+.4f})"
+    )
+
+    # (2) training: AUC on every pair of the catalogue (the truth is known)
+    every = np.column_stack(np.nonzero(np.ones_like(R, dtype=bool)))
+    results["auc"], results["fit_seconds"] = {}, {}
+    for name, method, balancing in [
+        ("naive MF", "naive", None),
+        ("IPS", "ips", None),
+        ("KBIPS", "ips", "random"),
+        ("AKBDR", "dr_jl", "adaptive"),
+    ]:
+        model = DebiasedMFRecommender(
+            method=method,
+            balancing=balancing,
+            propensity="naive_bayes",
+            max_epochs=epochs,
+            random_state=random_state,
+        )
+        start = time.perf_counter()
+        model.fit(data.X, y, mar_y=mar_y)
+        results["fit_seconds"][name] = time.perf_counter() - start
+        results["auc"][name] = roc_auc_score(R.ravel(), model.predict(every))
+        print(
+            f"  {name:<9} AUC on all pairs {results['auc'][name]:.3f} "
+            f"(fit {results['fit_seconds'][name]:.1f}s)"
+        )
+    return results

@@ -1,0 +1,170 @@
+"""DebiasedMFRecommender: IPS/SNIPS/DR/DR-JL/MRDR losses and their kernel-balancing variants."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, KFold
+
+from skultr.datasets import make_mnar_ratings
+from skultr.metrics import make_recommendation_scorer
+from skultr.propensity import KernelBalancingPropensity, NaiveBayesPropensity
+from skultr.recommendation import DebiasedMFRecommender
+from skultr.recommendation._debiased import PAPER_NAMES
+
+SMALL = {"n_factors": 2, "max_epochs": 2, "batch_size": 64, "device": "cpu", "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = make_mnar_ratings(60, 50, density=0.1, random_state=0)
+    d.yb = (d.y >= 4).astype(float)
+    d.mar_yb = (d.y_mar >= 4).astype(float)
+    return d
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_NAMES))
+def test_every_paper_estimator_fits_and_predicts(data, name):
+    method, balancing = PAPER_NAMES[name]
+    model = DebiasedMFRecommender(
+        method=method, balancing=balancing, propensity="naive_bayes", **SMALL
+    )
+    model.fit(data.X, data.yb, mar_y=data.mar_yb)
+    proba = model.predict(data.X_mar)
+    assert proba.shape == (len(data.X_mar),) and ((proba > 0) & (proba < 1)).all()
+    items, scores = model.recommend([0, 3], n=4)
+    assert items.shape == scores.shape == (2, 4)
+    if method == "naive":
+        assert model.weights_ is None and model.propensity_ is None
+    else:
+        assert model.weights_.mean() == pytest.approx(1.0)
+        assert model.n_iter_ == 2
+    if balancing is not None:
+        assert model.mmd_ is not None and model.user_features_.shape[0] == model.n_users_
+
+
+@pytest.mark.parametrize("propensity", ["logistic", "popularity", "uniform"])
+def test_propensity_sources(data, propensity):
+    model = DebiasedMFRecommender(method="ips", balancing=None, propensity=propensity, **SMALL)
+    model.fit(data.X, data.yb)
+    assert model.propensity_.shape == (len(data.X),)
+    if propensity == "uniform":
+        np.testing.assert_allclose(model.weights_, 1.0)
+
+
+def test_sample_propensity_overrides_and_estimator_instances(data):
+    true = data.propensities[data.X[:, 0], data.X[:, 1]]
+    model = DebiasedMFRecommender(method="snips", balancing=None, **SMALL)
+    model.fit(data.X, data.yb, sample_propensity=true)
+    np.testing.assert_allclose(model.propensity_, true)
+    weights = (1 / true) / (1 / true).mean()
+    np.testing.assert_allclose(model.weights_, weights)
+    nb = NaiveBayesPropensity(smoothing=1.0)
+    model = DebiasedMFRecommender(method="ips", balancing=None, propensity=nb, **SMALL)
+    model.fit(data.X, data.yb, mar_y=data.mar_yb)
+    assert len(np.unique(model.propensity_)) == 2
+    assert not hasattr(nb, "classes_")  # the given instance is cloned, not fitted
+
+
+def test_balancing_instance_settings_are_used(data):
+    kb = KernelBalancingPropensity(kernel="exponential", bandwidth=2.0, n_centers=5)
+    model = DebiasedMFRecommender(method="ips", balancing=kb, **SMALL).fit(data.X, data.yb)
+    assert model.bandwidth_ == 2.0 and model.balancing_.kernel == "exponential"
+
+
+def test_joint_balancing_reduces_imbalance():
+    d = make_mnar_ratings(200, 150, rating_selection=0.3, feature_selection=1.0, random_state=1)
+    # the standalone defaults (20 centres, penalty 100, C = 0.001): strong balancing
+    model = DebiasedMFRecommender(
+        method="ips",
+        balancing=KernelBalancingPropensity(),
+        propensity="uniform",
+        n_factors=4,
+        max_epochs=5,
+        device="cpu",
+        random_state=0,
+    ).fit(d.X, (d.y >= 4).astype(float))
+    # measured 0.090 -> 0.000 in the MF-embedding kernel: require at least a halving
+    assert model.mmd_ < 0.5 * model.mmd_base_
+
+
+def test_string_balancing_uses_the_papers_settings(data):
+    model = DebiasedMFRecommender(method="ips", balancing="worst", **SMALL).fit(data.X, data.yb)
+    kb = model.balancing_
+    assert (kb.centers, kb.n_centers, kb.penalty, kb.C) == ("worst", 3, 1.0, 0.01)
+
+
+def test_reproducible_with_random_state_and_picklable(data):
+    params = dict(SMALL, method="dr_jl", balancing="adaptive")
+    a = DebiasedMFRecommender(**params).fit(data.X, data.yb)
+    b = DebiasedMFRecommender(**params).fit(data.X, data.yb)
+    np.testing.assert_array_equal(a.predict(data.X_mar), b.predict(data.X_mar))
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    c = DebiasedMFRecommender(**dict(params, random_state=1)).fit(data.X, data.yb)
+    assert not np.array_equal(a.predict(data.X_mar), c.predict(data.X_mar))
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(restored.predict(data.X_mar), a.predict(data.X_mar))
+    assert not hasattr(restored, "_state")
+    assert clone(a).get_params() == a.get_params()
+
+
+def test_grid_search_with_recommendation_scorer(data):
+    search = GridSearchCV(
+        DebiasedMFRecommender(method="ips", balancing=None, n_users=60, n_items=50, **SMALL),
+        {"method": ["naive", "ips"]},
+        scoring=make_recommendation_scorer("auc"),
+        cv=KFold(2, shuffle=True, random_state=0),
+    )
+    search.fit(data.X, data.yb)
+    assert set(search.cv_results_["param_method"]) == {"naive", "ips"}
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize(
+    "params, fit_kwargs, match",
+    [
+        ({}, {"y": np.full(10, 3.0)}, r"y must hold binarised ratings in \[0, 1\].*is 3.0"),
+        ({"method": "naive", "balancing": "random"}, {}, "method='naive' does not use"),
+        ({"propensity": "naive_bayes"}, {}, "needs mar_y"),
+        ({}, {"sample_propensity": np.full(10, 2.0)}, "sample_propensity must hold"),
+        ({}, {"sample_propensity": np.full(3, 0.5)}, "one value per row of X"),
+        ({"method": "dr_jl_x"}, {}, "The 'method' parameter"),
+    ],
+)
+def test_bad_input(params, fit_kwargs, match):
+    X = np.column_stack([np.arange(10), np.arange(10) % 4])
+    fit_kwargs = dict(fit_kwargs)
+    y = fit_kwargs.pop("y", np.arange(10) % 2)
+    model = DebiasedMFRecommender(**{**SMALL, **params})
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y, **fit_kwargs)
+
+
+def test_unknown_pairs_are_rejected(data):
+    model = DebiasedMFRecommender(method="naive", balancing=None, **SMALL).fit(data.X, data.yb)
+    with pytest.raises(ValueError, match="out of range"):
+        model.predict([[0, 10_000]])
+
+
+@pytest.mark.skipif(not os.environ.get("SKULTR_DATA"), reason="SKULTR_DATA is not set")
+def test_coat_smoke():
+    from skultr.datasets import load_coat
+
+    coat = load_coat()
+    y = (coat.y_train >= 3).astype(float)
+    test_y = (coat.y_test >= 3).astype(float)
+    # the propensity sample: the MAR ratings of 15 users, left out of the evaluation
+    sample = np.isin(coat.X_test[:, 0], np.arange(15))
+    model = DebiasedMFRecommender(
+        method="dr_jl",
+        balancing="adaptive",
+        propensity="naive_bayes",
+        max_epochs=5,
+        device="cpu",
+        random_state=0,
+    ).fit(coat.X_train, y, mar_y=test_y[sample])
+    auc = roc_auc_score(test_y[~sample], model.predict(coat.X_test[~sample]))
+    assert auc > 0.7  # measured 0.76; a random ranker gives 0.5
