@@ -1,7 +1,7 @@
 """
-===================================================================
+======================================================================
 Rel-MF on Coat: MNAR clicks, a missing-at-random test set, and tuning
-===================================================================
+======================================================================
 
 Implicit feedback is missing not at random: a user can only click what was shown to them,
 and popular items are shown more. :class:`~skultr.recommendation.RelMFRecommender` (Saito

@@ -214,8 +214,8 @@ class LogisticPropensity(BaseEstimator):
     Attributes
     ----------
     intercept_ : float
-    user_coef_ : ndarray of shape (n_users_,)
-    item_coef_ : ndarray of shape (n_items_,)
+    user_coef_ : ndarray of shape (n_users,)
+    item_coef_ : ndarray of shape (n_items,)
     feature_coef_ : ndarray or None
         Coefficients of ``[user_features[u], item_features[i]]`` when given.
     n_users_, n_items_, n_features_in_

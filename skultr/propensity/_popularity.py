@@ -44,10 +44,10 @@ class PopularityPropensity(BaseEstimator):
 
     Attributes
     ----------
-    item_counts_ : ndarray of shape (n_items_,)
+    item_counts_ : ndarray of shape (n_items,)
         Clicks ``n_i`` of each item: the number of distinct users who clicked it (repeated
         (user, item) rows count once).
-    propensity_ : ndarray of shape (n_items_,)
+    propensity_ : ndarray of shape (n_items,)
         ``θ_i`` of each item, in (0, 1]. An item without any click is given the propensity of
         an item clicked once, ``(1 / max_j n_j)^η``: the formula would give 0, which no
         inverse-propensity weight can use, and a Rel-MF fit never needs it (only clicked pairs

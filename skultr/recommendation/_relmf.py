@@ -566,9 +566,9 @@ class RelMFRecommender(PointwiseMF):
 
     Attributes
     ----------
-    user_factors_ : ndarray of shape (n_users_, n_factors)
-    item_factors_ : ndarray of shape (n_items_, n_factors)
-    propensity_ : ndarray of shape (n_items_,) or (n_users_, n_items_)
+    user_factors_ : ndarray of shape (n_users, n_factors)
+    item_factors_ : ndarray of shape (n_items, n_factors)
+    propensity_ : ndarray of shape (n_items,) or (n_users, n_items)
         The propensities used (before clipping): per item for the default and for 1-D arrays,
         the matrix for 2-D arrays, and the fitted estimator's ``propensity_`` when it is one
         per item. Not set for an estimator without such an attribute (its predictions for
