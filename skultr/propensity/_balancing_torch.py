@@ -19,14 +19,21 @@ from skultr._torch._random import seeded
 
 
 class MatrixFactorization(nn.Module):
-    """Logits ``⟨P_u, Q_i⟩ (+ b_u + c_i)`` of a matrix factorisation."""
+    """Logits ``⟨P_u, Q_i⟩ (+ b_u + c_i)`` of a matrix factorisation.
+
+    ``init_std``: standard deviation of the normal initial factors, or ``"uniform"`` for
+    factors drawn from U(0, 1) (the kernel-balancing authors' initialisation).
+    """
 
     def __init__(self, n_users, n_items, n_factors, *, biases, init_std):
         super().__init__()
         self.user_factors = nn.Embedding(n_users, n_factors)
         self.item_factors = nn.Embedding(n_items, n_factors)
-        nn.init.normal_(self.user_factors.weight, std=init_std)
-        nn.init.normal_(self.item_factors.weight, std=init_std)
+        for table in (self.user_factors.weight, self.item_factors.weight):
+            if init_std == "uniform":
+                nn.init.uniform_(table, 0.0, 1.0)
+            else:
+                nn.init.normal_(table, std=init_std)
         self.biases = biases
         if biases:
             self.user_bias = nn.Embedding(n_users, 1)

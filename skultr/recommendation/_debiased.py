@@ -136,10 +136,11 @@ default="adaptive"
     biases : bool, default=True
         Add user and item bias terms to the prediction model. ``False`` is the paper's
         setting; with biases the naive model is much stronger on Coat (see the User Guide).
-    init_std : float or None, default=None
-        Standard deviation of the initial factors. ``None``: 1.0 without biases (torch's
-        default embedding initialisation, as in the authors' code: a bias-free MF started
-        near 0 barely moves) and 0.1 with biases.
+    init_std : float, "uniform" or None, default=None
+        Standard deviation of the normal initial factors, or ``"uniform"`` for factors drawn
+        from U(0, 1) as in the authors' code (all initial scores positive; on Coat in the
+        paper's setting it trains a better bias-free MF, see the User Guide). ``None``: 1.0
+        without biases (a bias-free MF started near 0 barely moves) and 0.1 with biases.
     imputation_lr, imputation_weight_decay : float or None, default=None
         Adam settings of the imputation model (DR-JL, MRDR); ``None``: ``lr`` /
         ``weight_decay``.
@@ -256,7 +257,7 @@ default="adaptive"
         ],
         "n_factors": [Interval(Integral, 1, None, closed="left")],
         "biases": ["boolean"],
-        "init_std": [None, Interval(Real, 0, None, closed="neither")],
+        "init_std": [None, StrOptions({"uniform"}), Interval(Real, 0, None, closed="neither")],
         "imputation_lr": [None, Interval(Real, 0, None, closed="neither")],
         "imputation_weight_decay": [None, Interval(Real, 0, None, closed="left")],
         "n_users": [None, Interval(Integral, 1, None, closed="left")],

@@ -132,6 +132,7 @@ def test_grid_search_with_recommendation_scorer(data):
         ({}, {"sample_propensity": np.full(10, 2.0)}, "sample_propensity must hold"),
         ({}, {"sample_propensity": np.full(3, 0.5)}, "one value per row of X"),
         ({"method": "dr_jl_x"}, {}, "The 'method' parameter"),
+        ({"init_std": "normal"}, {}, "The 'init_std' parameter"),
     ],
 )
 def test_bad_input(params, fit_kwargs, match):
@@ -141,6 +142,21 @@ def test_bad_input(params, fit_kwargs, match):
     model = DebiasedMFRecommender(**{**SMALL, **params})
     with pytest.raises(ValueError, match=match):
         model.fit(X, y, **fit_kwargs)
+
+
+def test_uniform_initialisation(data):
+    from skultr.propensity._balancing_torch import MatrixFactorization
+
+    module = MatrixFactorization(50, 40, 4, biases=False, init_std="uniform")
+    for table in (module.user_factors.weight, module.item_factors.weight):
+        assert float(table.min()) >= 0.0 and float(table.max()) <= 1.0
+        assert float(table.mean()) == pytest.approx(0.5, abs=0.1)
+    # the authors' recipe (bias-free MF, U(0, 1) factors) fits and stays reproducible
+    params = {**SMALL, "biases": False, "init_std": "uniform", "method": "ips"}
+    first = DebiasedMFRecommender(balancing=None, propensity="naive_bayes", **params)
+    first.fit(data.X, data.yb, mar_y=data.mar_yb)
+    again = clone(first).fit(data.X, data.yb, mar_y=data.mar_yb)
+    np.testing.assert_array_equal(first.predict(data.X_mar), again.predict(data.X_mar))
 
 
 def test_unknown_pairs_are_rejected(data):
