@@ -60,10 +60,18 @@ row, FairTTTS exact-mode time, the per-node cost ratio
     exact time / (predict_proba time * nodes in the forest / nodes visited per row)
 
 (target <= 3), the plain ratio to ``predict_proba``, Monte-Carlo time at S = 100 and the
-exact mode's speed-up over it (target >= 5), and the exact mode with ``prune_tol=1e-4``
-(time and largest absolute error). Times are CPU seconds of the process (smallest of a
-few runs; ``predict_proba`` single-threaded), which a shared machine disturbs less than wall
-time; measured on a shared 2-core machine, treat them as indicative.
+exact mode's speed-up over it (target >= 5), and the exact mode with ``prune_tol`` in
+``PRUNE_TOLS`` (time, speed-up over Monte-Carlo, largest absolute error against the unpruned
+exact mode and the largest error bound the estimator returns). Times are CPU seconds of the
+process, the smallest of ``--repeat`` calls (3; ``predict_proba``: 5, single-threaded), the
+exact, Monte-Carlo and pruned modes called in turn in each round so that they see the same
+load; CPU time is less disturbed than wall time on a shared machine, but treat the figures
+as indicative. The speed part alone::
+
+    SKULTR_DATA=../shared/data python benchmarks/bench_fairttts.py --skip-quality
+
+(``--speed-leaves 5`` and ``--prune-tols`` narrow it down; a partial run keeps the other
+part of the previous JSON results).
 
 The script prints markdown tables and writes ``benchmarks/results/fairttts.json``.
 """
@@ -121,6 +129,10 @@ ROW_CAP = 40000
 # Largest validation set used by FairTTTS-CV's selection.
 VALIDATION_CAP = 2000
 SEED = 111
+# Speed part: min_samples_leaf of the 100-tree forests (1 = fully grown) and the pruning
+# tolerances measured.
+SPEED_LEAVES = (5, 20, 1)
+PRUNE_TOLS = (1e-5, 1e-4, 1e-3)
 
 
 # -- data and models -------------------------------------------------------------------------
@@ -394,15 +406,30 @@ def best_time(func, repeat):
     CPU time rather than wall time: on a shared machine the wall time of a call depends
     on what else runs; the process's CPU time much less so.
     """
-    times = []
+    return best_times([func], repeat)[0]
+
+
+def best_times(funcs, repeat):
+    """Smallest CPU time of each function over ``repeat`` rounds that call them in turn.
+
+    Interleaving the calls exposes every function to the same drift of the machine's load,
+    so their ratios are fairer than those of timings taken one after the other.
+    """
+    times = [[] for _ in funcs]
     for _ in range(repeat):
-        start = time.process_time()
-        func()
-        times.append(time.process_time() - start)
-    return min(times)
+        for func, spent in zip(funcs, times, strict=True):
+            start = time.process_time()
+            func()
+            spent.append(time.process_time() - start)
+    return [min(spent) for spent in times]
 
 
-def run_speed(data_home, quick, log):
+def run_speed(data_home, quick, log, leaves=SPEED_LEAVES, prune_tols=PRUNE_TOLS, repeat=3):
+    """Prediction time on Adult (sex): exact mode, Monte-Carlo at S = 100, pruned exact mode.
+
+    Every timing is the smallest CPU time of ``repeat`` calls (``predict_proba``: of 5);
+    the exact, Monte-Carlo and pruned modes are called in turn in each round.
+    """
     data = load_fairness_dataset("adult_sex", data_home=data_home)
     X_train, X_test, y_train, y_test = train_test_split(
         data.data, data.target, test_size=0.2, stratify=data.target, random_state=0
@@ -412,7 +439,7 @@ def run_speed(data_home, quick, log):
     X_test = enc.transform(X_test)
     X_test = X_test.iloc[: 500 if quick else 2000]
     rows = []
-    for leaf in (5, 20, 1):
+    for leaf in leaves:
         forest = RandomForestClassifier(
             n_estimators=100, min_samples_leaf=leaf, random_state=SEED, n_jobs=2
         ).fit(X_train, y_train)
@@ -420,16 +447,31 @@ def run_speed(data_home, quick, log):
         n_nodes = int(sum(est.tree_.node_count for est in forest.estimators_))
         visited = float(forest.decision_path(X_test)[0].sum() / X_test.shape[0])
         t_pp = best_time(lambda f=forest: f.predict_proba(X_test), 5)
+        scale = t_pp * n_nodes / visited  # predict_proba's time scaled to every node
         exact = fairttts(forest, data).fit(X_train, y_train)
         p_exact = exact.predict_proba(X_test)
-        t_exact = best_time(lambda e=exact: e.predict_proba(X_test), 3)
-        pruned = clone(exact).set_params(prune_tol=1e-4).fit(X_train, y_train)
-        t_pruned = best_time(lambda e=pruned: e.predict_proba(X_test), 2)
-        err_pruned = float(np.abs(pruned.predict_proba(X_test) - p_exact).max())
         mc = clone(exact).set_params(method="monte_carlo", n_simulations=100, random_state=0)
         mc.fit(X_train, y_train)
-        t_mc = best_time(lambda e=mc: e.predict_proba(X_test), 1)
-        per_node = t_exact / (t_pp * n_nodes / visited)
+        models = [exact, mc]
+        pruned = []
+        for tol in prune_tols:
+            model = clone(exact).set_params(prune_tol=tol).fit(X_train, y_train)
+            p_pruned, bound = model.predict_proba(X_test, return_bound=True)
+            models.append(model)
+            pruned.append(
+                {
+                    "prune_tol": tol,
+                    "max_abs_error": float(np.abs(p_pruned - p_exact).max()),
+                    "max_bound": float(bound.max()),
+                    "mean_bound": float(bound.max(axis=1).mean()),
+                }
+            )
+        seconds = best_times([lambda e=e: e.predict_proba(X_test) for e in models], repeat)
+        t_exact, t_mc = seconds[:2]
+        for entry, t_pruned in zip(pruned, seconds[2:], strict=True):
+            entry["seconds"] = t_pruned
+            entry["per_node_ratio"] = t_pruned / scale
+            entry["speedup_over_mc"] = t_mc / t_pruned
         row = {
             "min_samples_leaf": leaf,
             "rows": int(X_test.shape[0]),
@@ -438,30 +480,42 @@ def run_speed(data_home, quick, log):
             "nodes_over_visited": n_nodes / visited,
             "predict_proba_s": t_pp,
             "exact_s": t_exact,
-            "per_node_ratio": per_node,
+            "per_node_ratio": t_exact / scale,
             "plain_ratio": t_exact / t_pp,
             "monte_carlo_s": t_mc,
             "exact_speedup_over_mc": t_mc / t_exact,
-            "pruned_s": t_pruned,
-            "pruned_max_abs_error": err_pruned,
+            "pruned": pruned,
         }
         rows.append(row)
         log(f"  speed, min_samples_leaf={leaf}: {row}")
     lines = [
-        "\n### Prediction time, 100-tree forest on Adult (sex)\n",
+        "\n### Prediction time, 100-tree forest on Adult (sex), CPU seconds\n",
         "| trees' min_samples_leaf | rows | nodes | visited/row | nodes/visited | "
         "predict_proba s | exact s | per-node ratio (<= 3) | exact / predict_proba | "
-        "MC S=100 s | exact speed-up over MC (>= 5) | prune_tol=1e-4 s (max err) |",
-        "|" + "---|" * 12,
+        "MC S=100 s | exact speed-up over MC (>= 5) |",
+        "|" + "---|" * 11,
     ]
     for r in rows:
         lines.append(
             f"| {r['min_samples_leaf']} | {r['rows']} | {r['nodes']} | {r['visited_per_row']:.0f} "
             f"| {r['nodes_over_visited']:.0f} | {r['predict_proba_s']:.3f} | {r['exact_s']:.2f} "
             f"| {r['per_node_ratio']:.2f} | {r['plain_ratio']:.0f} | {r['monte_carlo_s']:.1f} "
-            f"| {r['exact_speedup_over_mc']:.1f} | {r['pruned_s']:.2f} "
-            f"({r['pruned_max_abs_error']:.1e}) |"
+            f"| {r['exact_speedup_over_mc']:.1f} |"
         )
+    if prune_tols:
+        lines += [
+            "\n### Exact mode with pruning (error against the unpruned exact mode)\n",
+            "| trees' min_samples_leaf | prune_tol | s | per-node ratio | speed-up over MC | "
+            "max abs error | max bound | mean bound |",
+            "|" + "---|" * 8,
+        ]
+        for r in rows:
+            for q in r["pruned"]:
+                lines.append(
+                    f"| {r['min_samples_leaf']} | {q['prune_tol']:g} | {q['seconds']:.2f} "
+                    f"| {q['per_node_ratio']:.2f} | {q['speedup_over_mc']:.1f} "
+                    f"| {q['max_abs_error']:.1e} | {q['max_bound']:.1e} | {q['mean_bound']:.1e} |"
+                )
     return rows, "\n".join(lines)
 
 
@@ -473,6 +527,23 @@ def main():
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--runs", nargs="*", default=RUNS, choices=RUNS)
+    parser.add_argument(
+        "--speed-leaves",
+        nargs="*",
+        type=int,
+        default=list(SPEED_LEAVES),
+        help="min_samples_leaf of the speed part's forests (1: fully grown)",
+    )
+    parser.add_argument(
+        "--prune-tols",
+        nargs="*",
+        type=float,
+        default=list(PRUNE_TOLS),
+        help="prune_tol values timed in the speed part (none: skip pruning)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timing repeats (best of) in the speed part"
+    )
     args = parser.parse_args()
     if args.data_home is None:
         parser.error("set SKULTR_DATA or pass --data-home (folder with fairness/fairttts/*.csv)")
@@ -509,13 +580,26 @@ def main():
         tables.append(quality_tables(quality, methods, args.runs))
     if not args.skip_speed:
         log("speed:")
-        speed, table = run_speed(args.data_home, args.quick, log)
+        speed, table = run_speed(
+            args.data_home,
+            args.quick,
+            log,
+            leaves=args.speed_leaves,
+            prune_tols=args.prune_tols,
+            repeat=args.repeat,
+        )
         report["speed"] = speed
         tables.append(table)
     report["seconds"] = time.perf_counter() - start
     print("\n".join(tables))
     print(f"\ntotal {report['seconds']:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.exists() and (args.skip_quality or args.skip_speed):
+        # a partial run keeps the other part of the previous results
+        previous = json.loads(args.out.read_text())
+        for part in ("quality", "speed"):
+            if part not in report and part in previous:
+                report[part] = previous[part]
     args.out.write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out}")
 

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._ttts import (
     _FLIP_DOC,
+    _PRUNE_NOTES,
     _BaseTTTS,
     _expected_proba,
     _make_fairness_rule,
@@ -169,6 +170,8 @@ class FairTTTSClassifier(_BaseTTTS):
     ``random_state``; ``alpha`` is a parameter; equal unfavourable shares amplify
     nothing (the code treats the left child as worse); in Monte-Carlo mode a forest draws
     ``n_simulations`` paths per tree (the code's forest drew one).
+
+    {prune_notes}
 
     References
     ----------
@@ -413,7 +416,9 @@ class FairTTTSClassifier(_BaseTTTS):
         return _protected_summary(self._forest, recorder, nodes, self.n_trees_)
 
 
-FairTTTSClassifier.__doc__ = FairTTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC)
+FairTTTSClassifier.__doc__ = FairTTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC).replace(
+    "{prune_notes}", _PRUNE_NOTES
+)
 
 
 def _preview(values, limit=6):

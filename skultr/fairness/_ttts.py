@@ -42,15 +42,20 @@ DISTANCE_SCALES = ("max_threshold", "node_std")
 
 # Guard for the denominators sigma_n + eps (paper eq. 5-6) and max|t| (authors' code).
 _EPS = 1e-12
-# Elements of one (nodes x samples) block; 2**14 float32 values = 64 KiB per array, so the
-# handful of temporaries of a block stay in a core's L2 cache (tuned on Adult forests).
-_BLOCK_ELEMENTS = 2**14
+# Elements of one (nodes x rows) block: 2**17 float32 values, 512 KiB per array; large
+# enough to amortise numpy's per-call overhead, small enough for the few temporaries of a
+# block to stay in cache (tuned on the Adult forests of benchmarks/bench_fairttts.py).
+_BLOCK_ELEMENTS = 2**17
 # Rows propagated together in exact mode, at most; fewer when the widest depth level of the
-# forest would make the frontier's reach matrix exceed _FRONTIER_ELEMENTS float32 values.
-_CHUNK_ROWS = 512
+# forest would make the two frontier buffers exceed _FRONTIER_ELEMENTS float32 values.
+_CHUNK_ROWS = 1024
 _FRONTIER_ELEMENTS = 2**24
 # Walkers advanced together in Monte-Carlo mode.
 _MC_WALKERS = 2**16
+# Flip probabilities closer than this to 0 or 1 may give a child zero reach.
+_P_VANISH = np.float32(2.0**-24)
+# Columns (rows of the chunk) read first when looking for frontier nodes to drop.
+_HEAD_COLUMNS = 32
 
 
 # --------------------------------------------------------------------------------------
@@ -310,134 +315,276 @@ def _amplify(fairness, nodes, go_left, p, unprivileged):
 # --------------------------------------------------------------------------------------
 # Exact expectation.
 # --------------------------------------------------------------------------------------
+def _never_flips(model):
+    """True when ``p_n(x) = 0`` at every node for every ``x``: nothing ever leaves its path.
+
+    The FairTTTS amplification ``min(alpha p, cap)`` keeps ``p = 0`` at 0, so this holds
+    for FairTTTS too.
+    """
+    if model.kind == "constant":
+        return not np.any(model.p_node)
+    return model.p_max == 0
+
+
+def _natural_proba(forest, X32):
+    """The wrapped estimator's own ``predict_proba``: every row follows its natural path.
+
+    The leaves are added tree by tree in the forest's order and divided by the number of
+    trees, as ``ForestClassifier.predict_proba`` does, so the result is bitwise the same.
+    """
+    n_samples = X32.shape[0]
+    proba = np.zeros((n_samples, forest.value.shape[1]))
+    chunk = max(1, _FRONTIER_ELEMENTS // (4 * forest.n_trees))  # (trees x rows) node ids
+    for start in range(0, n_samples, chunk):
+        XT = np.ascontiguousarray(X32[start : start + chunk].T)
+        n_chunk = XT.shape[1]
+        node = np.repeat(forest.roots[:, None], n_chunk, axis=1)  # (T, n_chunk)
+        flat = node.reshape(-1)
+        active = np.flatnonzero(~forest.is_leaf[flat])
+        while active.size:
+            at = flat[active]
+            x = XT[forest.feature[at], active % n_chunk]
+            side = (x > forest.threshold32[at]).astype(np.intp)  # 0: left, 1: right
+            at = forest.children[at, side]
+            flat[active] = at
+            active = active[~forest.is_leaf[at]]
+        out = proba[start : start + chunk]
+        for k in range(forest.n_trees):  # same summation order as ForestClassifier
+            out += forest.value[node[k]]
+    if forest.n_trees > 1:
+        proba /= forest.n_trees
+    return proba
+
+
+class _Workspace:
+    """Buffers reused across the levels and chunks of one exact-mode call.
+
+    Two frontier buffers alternate between levels (fresh multi-megabyte arrays would be
+    page-faulted in again at every level), and the block temporaries are allocated once.
+    """
+
+    def __init__(self, frontier_rows, block_rows, n_cols):
+        self.frontier = [np.empty((frontier_rows, n_cols), np.float32) for _ in range(2)]
+        self.xv = np.empty((block_rows, n_cols), np.float32)
+        self.q = np.empty((block_rows, n_cols), np.float32)
+        self.go_left = np.empty((block_rows, n_cols), bool)
+        self.children = np.empty((2, block_rows, n_cols), np.float32)
+
+
 def _expected_proba(
-    forest, X32, model, *, fairness=None, unprivileged=None, prune_tol=0.0, recorder=None
+    forest,
+    X32,
+    model,
+    *,
+    fairness=None,
+    unprivileged=None,
+    prune_tol=0.0,
+    recorder=None,
+    return_pruned_mass=False,
 ):
     """E[proba(x)] over the random traversal, exactly, for every row of ``X32``.
 
-    Level by level, the frontier holds the nodes whose reach probability is non-zero for
-    at least one sample of the current chunk, with a (nodes x samples) matrix of reach
-    probabilities. A node whose reach is ``<= prune_tol`` for every sample of the chunk is
-    dropped with its subtree (``prune_tol=0`` drops exact zeros only). Arithmetic on reach
-    and flip probabilities is float32 (relative error ~1e-6); the natural branch is
-    decided exactly as sklearn does. Leaf contributions are summed per tree in float64
-    and the trees are added in order, so with ``p = 0`` the result equals the
-    estimator's own ``predict_proba`` bitwise.
+    Level by level, the frontier holds the internal nodes of all trees whose reach
+    probability is non-zero for at least one row of the current chunk, with a
+    (nodes x rows) float32 matrix of reach probabilities, processed in cache-sized blocks.
+    An internal node whose reach is ``<= prune_tol`` for every row of the chunk is not
+    expanded (``prune_tol=0``: exact zeros only, which changes nothing); the dropped reach
+    mass ``M(x)`` of each row is summed, and with ``prune_tol > 0`` the row is divided by
+    ``1 - M(x)`` (see ``_PRUNE_NOTES``); rows with ``M(x) > 1/2`` are computed again
+    without pruning. Reach and flip probabilities are float32 (relative error ~1e-6), the
+    natural branch is decided exactly as sklearn does, and the leaves are summed in
+    float64. When no node can flip (``p = 0``) the estimator's own prediction is
+    returned bitwise.
+
+    Returns ``proba`` (n_samples, n_classes), and ``M`` (n_samples,) when
+    ``return_pruned_mass``.
     """
     n_samples = X32.shape[0]
     n_trees = forest.n_trees
     n_classes = forest.value.shape[1]
-    proba = np.zeros((n_samples, n_classes))
+    mass = np.zeros(n_samples)
     if n_samples == 0:
-        return proba
-    XT = np.ascontiguousarray(X32.T)  # (n_features, n_samples)
-    widest = int(np.bincount(forest.depth).max())
-    chunk = min(n_samples, _CHUNK_ROWS, max(64, _FRONTIER_ELEMENTS // (2 * widest)))
-    for start in range(0, n_samples, chunk):
-        stop = min(start + chunk, n_samples)
-        per_tree = _expected_proba_chunk(
-            forest,
-            np.ascontiguousarray(XT[:, start:stop]),
-            model,
-            fairness,
-            None if unprivileged is None else unprivileged[start:stop],
-            np.float32(prune_tol),
-            recorder,
-            start,
-        )
-        out = proba[start:stop]
-        for k in range(n_trees):  # same summation order as ForestClassifier.predict_proba
-            out += per_tree[k].T
-    if n_trees > 1:
-        proba /= n_trees
-    return proba
+        proba = np.zeros((0, n_classes))
+    elif recorder is None and _never_flips(model):
+        proba = _natural_proba(forest, X32)
+    else:
+        proba = np.empty((n_samples, n_classes))
+        XT = np.ascontiguousarray(X32.T)  # (n_features, n_samples)
+        internal_per_level = np.bincount(forest.depth[~forest.is_leaf], minlength=1)
+        widest = max(1, int(internal_per_level.max()))
+        chunk = min(n_samples, _CHUNK_ROWS, max(64, _FRONTIER_ELEMENTS // (2 * widest)))
+        block = max(1, _BLOCK_ELEMENTS // chunk)
+        work = _Workspace(widest, block, chunk)
+        value_T = np.ascontiguousarray(forest.value.T)  # (n_classes, n_nodes)
+        tol = np.float32(prune_tol)
+        for start in range(0, n_samples, chunk):
+            stop = min(start + chunk, n_samples)
+            total, dropped = _expected_proba_chunk(
+                forest,
+                value_T,
+                np.ascontiguousarray(XT[:, start:stop]),
+                model,
+                fairness,
+                None if unprivileged is None else unprivileged[start:stop],
+                tol,
+                recorder,
+                start,
+                work,
+            )
+            proba[start:stop] = total.T
+            mass[start:stop] = dropped
+        if n_trees > 1:
+            proba /= n_trees
+            mass /= n_trees
+        redo = np.flatnonzero(mass > 0.5)
+        if redo.size and recorder is None:  # too much pruned: renormalising would amplify
+            proba[redo] = _expected_proba(
+                forest,
+                X32[redo],
+                model,
+                fairness=fairness,
+                unprivileged=None if unprivileged is None else unprivileged[redo],
+            )
+            mass[redo] = 0.0
+        pruned = np.flatnonzero(mass > 0.0)
+        if prune_tol > 0 and pruned.size:
+            proba[pruned] /= (1.0 - mass[pruned])[:, None]
+    return (proba, mass) if return_pruned_mass else proba
 
 
-def _expected_proba_chunk(forest, XcT, model, fairness, unprivileged, prune_tol, recorder, at):
+def _pruning_bound(proba, mass, forest):
+    """Entrywise bound on |proba - unpruned proba| (see ``_PRUNE_NOTES``)."""
+    if not np.any(mass):
+        return np.zeros_like(proba)
+    # float32 children conserve their parent's mass to 2**-24 per level
+    slack = 2.0**-23 * (int(forest.depth.max()) + 1)
+    return mass[:, None] * (np.maximum(proba, 1.0 - proba) + slack)
+
+
+def _may_vanish(model, fairness):
+    """Whether a child can receive zero reach for every row of a chunk.
+
+    ``reach * q`` and ``reach - reach * q`` are positive wherever ``reach`` is when
+    ``2**-24 < p < 1 - 2**-24`` (then ``q`` rounds to neither 0 nor 1). That holds at
+    every node for a constant heuristic with positive ``p`` and ``p_max <= 0.5``, unless
+    the FairTTTS cap lets the amplified ``p`` reach 1. Float32 underflow can still leave
+    all-zero rows; they cost time and change nothing.
+    """
+    if fairness is not None and fairness.cap >= 1 - _P_VANISH:
+        return True
+    return model.kind != "constant" or bool(np.any(model.p_node <= _P_VANISH))
+
+
+def _expected_proba_chunk(
+    forest, value_T, XcT, model, fairness, unprivileged, tol, recorder, at, work
+):
+    """Leaf sums (n_classes, n_chunk) and dropped reach mass (n_chunk,) of one chunk.
+
+    Both are summed over the trees (not yet divided by their number).
+    """
     n_chunk = XcT.shape[1]
-    n_classes = forest.value.shape[1]
-    per_tree = np.zeros((forest.n_trees, n_classes, n_chunk))
+    total = np.zeros((forest.value.shape[1], n_chunk))
+    dropped = np.zeros(n_chunk)
     root_leaf = forest.is_leaf[forest.roots]
     if root_leaf.any():  # single-leaf trees: reach 1 at the root
         leaves = forest.roots[root_leaf]
         ones = np.ones((leaves.shape[0], n_chunk), np.float32)
-        _add_leaves(forest, per_tree, leaves, ones)
+        total += value_T[:, leaves] @ ones.astype(np.float64)
         if recorder is not None:
             recorder.reach(leaves, ones, at)
     nodes = forest.roots[~root_leaf]
-    reach = np.ones((nodes.shape[0], n_chunk), dtype=np.float32)
-    block = max(1, _BLOCK_ELEMENTS // n_chunk)
+    flip = 0
+    reach = work.frontier[flip][: nodes.shape[0], :n_chunk]
+    reach[...] = 1.0
+    block = work.xv.shape[0]
+    # Internal nodes whose reach is <= tol for every row are not expanded. With tol > 0
+    # (or for the recorder) each block's internal children are checked while in cache.
+    # With tol = 0 the only such nodes are exact zeros, whose subtrees add nothing: they
+    # are looked for at the start of each level, and only when they can occur.
+    check_children = tol > 0 or recorder is not None
+    check_frontier = not check_children and _may_vanish(model, fairness)
     while nodes.size:
+        if check_frontier:
+            # a row whose first columns are non-zero is alive; only the others are read
+            alive = reach[:, :_HEAD_COLUMNS].max(axis=1) > 0
+            unsure = np.flatnonzero(~alive)
+            if unsure.size:
+                alive[unsure] = reach[unsure].max(axis=1) > 0
+            if not alive.all():
+                live = np.flatnonzero(alive)
+                nodes = nodes[live]
+                reach[: live.shape[0]] = reach[live]
+                reach = reach[: live.shape[0]]
+                if not nodes.size:
+                    break
         m = nodes.shape[0]
-        next_nodes = np.empty(2 * m, dtype=np.intp)
-        next_reach = np.empty((2 * m, n_chunk), dtype=np.float32)
+        children = forest.children[nodes]  # (m, 2)
+        child_leaf = forest.is_leaf[children]  # (m, 2)
+        protected = None if fairness is None else fairness.protected[nodes]
+        next_reach = work.frontier[1 - flip]
+        next_nodes = []
         n_next = 0
         for a in range(0, m, block):
             b = min(a + block, m)
+            nb = b - a
             blk_nodes = nodes[a:b]
             blk_reach = reach[a:b]
             if recorder is not None:
                 recorder.reach(blk_nodes, blk_reach, at)
-            xv = np.take(XcT, forest.feature[blk_nodes], axis=0)
+            xv = np.take(
+                XcT, forest.feature[blk_nodes], axis=0, out=work.xv[:nb, :n_chunk], mode="clip"
+            )
             # natural branch: x_f <= t_n, decided exactly (threshold32 rounds t_n down)
-            go_left = xv <= forest.threshold32[blk_nodes][:, None]
+            go_left = np.less_equal(
+                xv, forest.threshold32[blk_nodes][:, None], out=work.go_left[:nb, :n_chunk]
+            )
             p = _block_flip_probability(model, blk_nodes, xv)
-            if fairness is not None:
+            if protected is not None and protected[a:b].any():
                 p, rows, base, amplified = _amplify(fairness, blk_nodes, go_left, p, unprivileged)
-                if recorder is not None and rows.size:
+                if recorder is not None:
                     recorder.protected(
                         blk_nodes[rows], blk_reach[rows], base, p[rows], amplified, at
                     )
             # probability of the left branch: 1 - p if natural is left, p otherwise
-            q_left = np.subtract(go_left, p, dtype=np.float32)
+            q_left = np.subtract(go_left, p, out=work.q[:nb, :n_chunk], dtype=np.float32)
             np.abs(q_left, out=q_left)
-            split = np.empty((b - a, 2, n_chunk), dtype=np.float32)
-            np.multiply(blk_reach, q_left, out=split[:, 0])
-            np.subtract(blk_reach, split[:, 0], out=split[:, 1])
-            child_reach = split.reshape(2 * (b - a), n_chunk)
-            child_nodes = forest.children[blk_nodes].reshape(-1)
-            keep = child_reach.max(axis=1) > prune_tol
-            leaf = forest.is_leaf[child_nodes]
-            leaf_rows = np.flatnonzero(keep & leaf)
-            if leaf_rows.size:
-                leaf_reach = child_reach[leaf_rows]
-                _add_leaves(forest, per_tree, child_nodes[leaf_rows], leaf_reach)
-                if recorder is not None:
-                    recorder.reach(child_nodes[leaf_rows], leaf_reach, at)
-            inner_rows = np.flatnonzero(keep & ~leaf)
-            k = inner_rows.shape[0]
-            next_nodes[n_next : n_next + k] = child_nodes[inner_rows]
-            np.take(child_reach, inner_rows, axis=0, out=next_reach[n_next : n_next + k])
-            n_next += k
-        nodes = next_nodes[:n_next]
-        reach = next_reach[:n_next]
-    return per_tree
-
-
-def _add_leaves(forest, per_tree, leaves, leaf_reach):
-    """per_tree[k, c] += sum over the leaves l of tree k of v_l(c) P(l), in float64.
-
-    ``leaves`` arrive sorted by tree (the frontier keeps the trees in order): one
-    (trees x classes, leaves) by (leaves, samples) matrix product per block, a plain
-    (classes, leaves) one when the block's leaves belong to a single tree (the common
-    case). With p = 0 every sum has a single non-zero term, so the result is exact.
-    """
-    trees = forest.tree[leaves]
-    reach64 = leaf_reach.astype(np.float64)
-    if trees[0] == trees[-1]:
-        per_tree[trees[0]] += forest.value[leaves].T @ reach64
-        return
-    n_classes = forest.value.shape[1]
-    n_leaves = leaves.shape[0]
-    first = np.empty(n_leaves, dtype=bool)
-    first[0] = True
-    np.not_equal(trees[1:], trees[:-1], out=first[1:])
-    local = np.cumsum(first) - 1
-    n_local = int(local[-1]) + 1
-    weights = np.zeros((n_local, n_classes, n_leaves))
-    weights[local, :, np.arange(n_leaves)] = forest.value[leaves]
-    contrib = weights.reshape(n_local * n_classes, n_leaves) @ reach64
-    per_tree[trees[first]] += contrib.reshape(n_local, n_classes, -1)
+            split = work.children[:, :nb, :n_chunk]
+            np.multiply(blk_reach, q_left, out=split[0])
+            np.subtract(blk_reach, split[0], out=split[1])
+            for side in (0, 1):
+                child_reach = split[side]
+                kids = children[a:b, side]
+                is_leaf = child_leaf[a:b, side]
+                leaf_rows = np.flatnonzero(is_leaf)
+                if leaf_rows.size:  # leaves are never pruned: they cost no further work
+                    leaf_reach = child_reach[leaf_rows]
+                    leaves = kids[leaf_rows]
+                    total += value_T[:, leaves] @ leaf_reach.astype(np.float64)
+                    if recorder is not None:
+                        recorder.reach(leaves, leaf_reach, at)
+                inner_rows = np.flatnonzero(~is_leaf)
+                if check_children and inner_rows.size:
+                    keep = child_reach[inner_rows].max(axis=1) > tol
+                    if not keep.all():
+                        if tol > 0:
+                            gone = inner_rows[~keep]
+                            dropped += child_reach[gone].sum(axis=0, dtype=np.float64)
+                        inner_rows = inner_rows[keep]
+                k = inner_rows.shape[0]
+                if k:
+                    np.take(
+                        child_reach,
+                        inner_rows,
+                        axis=0,
+                        out=next_reach[n_next : n_next + k, :n_chunk],
+                        mode="clip",  # the default mode buffers ``out``
+                    )
+                    next_nodes.append(kids[inner_rows])
+                    n_next += k
+        nodes = np.concatenate(next_nodes) if next_nodes else nodes[:0]
+        flip = 1 - flip
+        reach = next_reach[:n_next, :n_chunk]
+    return total, dropped
 
 
 # --------------------------------------------------------------------------------------
@@ -667,18 +814,27 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """(rule, unprivileged mask) for FairTTTS; (None, None) for plain TTTS."""
         return None, None
 
-    def _proba(self, X, *, alpha=None, method=None):
+    def _proba(self, X, *, alpha=None, method=None, return_bound=False):
         X, X32 = self._validate_X_predict(X)
         fairness, unprivileged = self._fairness_for(X, alpha)
         method = self.method if method is None else method
         if method == "exact":
-            return _expected_proba(
+            proba, mass = _expected_proba(
                 self._forest,
                 X32,
                 self._flip_model,
                 fairness=fairness,
                 unprivileged=unprivileged,
                 prune_tol=float(self.prune_tol),
+                return_pruned_mass=True,
+            )
+            if not return_bound:
+                return proba
+            return proba, _pruning_bound(proba, mass, self._forest)
+        if return_bound:
+            raise ValueError(
+                "return_bound=True needs method='exact': the Monte-Carlo mode has a random "
+                f"error, not a bounded one (method={method!r})."
             )
         return _simulated_proba(
             self._forest,
@@ -690,7 +846,7 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             rng=_mc_generator(self.random_state),
         )
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, *, return_bound=False):
         """Class probabilities averaged over the simulated traversals.
 
         Parameters
@@ -698,14 +854,25 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Input samples.
 
+        return_bound : bool, default=False
+            Also return a guaranteed bound on the error that ``prune_tol`` introduces
+            (``method="exact"`` only).
+
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Exact expectation (``method="exact"``) or Monte-Carlo average
             (``method="monte_carlo"``) of the leaf class distributions, averaged over
             the trees. Columns follow ``classes_``.
+
+        bound : ndarray of shape (n_samples, n_classes)
+            Only with ``return_bound=True``: ``|proba - proba_unpruned| <= bound``
+            entrywise, where ``proba_unpruned`` is the result with ``prune_tol=0``;
+            ``bound = M(x) (max(proba, 1 - proba) + 2**-23 (D + 1))`` with ``M(x)`` the
+            pruned reach mass and ``D`` the depth of the deepest tree (see Notes). All zeros
+            when nothing was pruned.
         """
-        return self._proba(X)
+        return self._proba(X, return_bound=return_bound)
 
     def predict(self, X):
         """Class with the largest simulated probability.
@@ -790,16 +957,50 @@ _FLIP_DOC = """
         Paths per tree and row in Monte-Carlo mode (the paper's ``S``).
 
     prune_tol : float in [0, 1), default=0.0
-        Exact mode only: a node whose reach probability is ``<= prune_tol`` for every row
-        of a chunk (up to 512 rows) is skipped with its subtree. ``0`` skips exact
-        zeros only. The skipped subtrees are disjoint, so every class probability is
-        under-estimated by at most the skipped mass, ``<= prune_tol`` times the number of
-        skipped nodes of a tree, averaged over the trees.
+        Exact mode only: an internal node whose reach probability is ``<= prune_tol``
+        for every row of a chunk (the rows predicted together, up to 1024) is not
+        expanded; its reach mass is dropped and each row is renormalised, which moves
+        every class probability by at most the row's pruned mass ``M(x)`` times
+        ``max(p, 1 - p)`` (see Notes; ``predict_proba(X, return_bound=True)`` returns
+        the bound). ``0`` skips exact zeros only and changes nothing.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the Monte-Carlo paths; every call of ``predict_proba`` with an int seed
         draws the same paths.
 """
+
+
+_PRUNE_NOTES = """Pruning (``prune_tol = tau > 0``, exact mode). An internal node ``s`` whose reach
+    ``P(s)`` is ``<= tau`` for every row of a chunk is not expanded. Let ``S_k(x)`` be
+    the unexpanded nodes of tree ``k`` (their subtrees are disjoint) and
+
+    .. math::
+
+        M(x) = \\frac{1}{T} \\sum_{k=1}^{T} \\sum_{s \\in S_k(x)} P(s)
+        \\le \\tau \\, \\frac{1}{T} \\sum_{k=1}^{T} |S_k(x)|
+
+    the pruned mass of row ``x``. The unpruned prediction splits as
+    ``p_hat_y = A_y + B_y``: ``A_y`` from the leaves still reached, ``B_y`` from the
+    skipped subtrees, with ``0 <= B_y <= M(x)``. The pruned prediction is renormalised,
+    ``p_tilde_y = A_y / (1 - M(x))`` (a distribution again), so
+
+    .. math::
+
+        \\hat p_y - \\tilde p_y = B_y - M(x)\\, \\tilde p_y
+        \\in \\bigl[-M(x)\\, \\tilde p_y,\\ M(x)\\, (1 - \\tilde p_y)\\bigr],
+        \\qquad
+        |\\hat p_y - \\tilde p_y| \\le M(x) \\max(\\tilde p_y, 1 - \\tilde p_y)
+        \\le M(x).
+
+    Dropping the mass without renormalising, or sending it down the natural path,
+    guarantees only ``M(x)``; renormalising halves that bound where it matters, at
+    probabilities near 1/2. ``predict_proba(X, return_bound=True)`` returns the bound,
+    plus ``2**-23 (D + 1) M(x)`` for float32 rounding of the reach probabilities (``D``
+    the depth of the deepest tree). The pruned set depends on the rows predicted together;
+    the bound holds for each row whatever they are. With the default distance
+    heuristic ``p`` is close to ``p_max`` at almost every node, so the reach mass is
+    spread over many paths and pruning buys little time for a small ``M`` (see the
+    benchmarks page); it pays off when ``p`` is small or zero at many nodes."""
 
 
 class TTTSClassifier(_BaseTTTS):
@@ -879,6 +1080,8 @@ class TTTSClassifier(_BaseTTTS):
     capped at 0.2 (depth) and caps of 0.5 for the other heuristics; the authors' code
     used ``p_max = 0.1`` for the distance heuristic.
 
+    {prune_notes}
+
     References
     ----------
     .. [1] S. Cohen, O. Arbili, Y. Mirsky, L. Rokach, "TTTS: Tree Test Time Simulation
@@ -945,7 +1148,9 @@ class TTTSClassifier(_BaseTTTS):
         return self
 
 
-TTTSClassifier.__doc__ = TTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC)
+TTTSClassifier.__doc__ = TTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC).replace(
+    "{prune_notes}", _PRUNE_NOTES
+)
 
 
 def _protected_summary(forest, recorder, protected_nodes, n_trees):
