@@ -135,14 +135,14 @@ def _calibration_base_regressor():
 # skultr.recommendation (issue 4): Rel-MF, its implicit-feedback baselines and
 # PopularityPropensity take X = (user id, item id) pairs: exactly two columns of non-negative
 # integer ids (n_features_in_ is always 2). The generic checks fit on random float features
-# with other widths, which are rejected by design. The checks in _RELMF_ID_PAIR_CHECKS run on
+# with other widths, which are rejected by design. The checks in _ID_PAIR_CHECKS run on
 # id pairs (and 0/1 clicks) in skultr/recommendation/tests/test_relmf_estimator_checks.py;
-# the ones in _RELMF_BY_DESIGN ask for sklearn's own error messages for feature matrices.
+# the ones in _ID_PAIR_BY_DESIGN ask for sklearn's own error messages for feature matrices.
 _NOT_ID_PAIRS = (
     "X must be (user id, item id) pairs, two integer columns; the check passes on id pairs "
     "(skultr/recommendation/tests/test_relmf_estimator_checks.py)"
 )
-_RELMF_ID_PAIR_CHECKS = (
+_ID_PAIR_CHECKS = (
     "check_dict_unchanged",
     "check_dont_overwrite_parameters",
     "check_estimators_dtypes",
@@ -163,7 +163,7 @@ _RELMF_ID_PAIR_CHECKS = (
     "check_positive_only_tag_during_fit",
     "check_readonly_memmap_input",
 )
-_RELMF_BY_DESIGN = {
+_ID_PAIR_BY_DESIGN = {
     "check_complex_data": "complex ids are rejected, with the id error rather than sklearn's",
     "check_dtype_object": "X must have two columns; the check's object array has 10",
     "check_estimators_empty_data_messages": (
@@ -186,8 +186,8 @@ for _name in (
     "PopularityPropensity",
 ):
     EXPECTED_FAILED_CHECKS[_name] = {
-        **dict.fromkeys(_RELMF_ID_PAIR_CHECKS, _NOT_ID_PAIRS),
-        **_RELMF_BY_DESIGN,
+        **dict.fromkeys(_ID_PAIR_CHECKS, _NOT_ID_PAIRS),
+        **_ID_PAIR_BY_DESIGN,
     }
 
 # skultr.recommendation / skultr.propensity (issue 5): the kernel-balancing estimators take the
@@ -209,8 +209,8 @@ for _name in (
     "LogisticPropensity",
 ):
     EXPECTED_FAILED_CHECKS[_name] = {
-        **dict.fromkeys(_RELMF_ID_PAIR_CHECKS, _NOT_ID_PAIRS_KB),
-        **_RELMF_BY_DESIGN,
+        **dict.fromkeys(_ID_PAIR_CHECKS, _NOT_ID_PAIRS_KB),
+        **_ID_PAIR_BY_DESIGN,
     }
 
 

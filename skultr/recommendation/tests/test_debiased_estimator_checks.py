@@ -2,7 +2,7 @@
 
 ``tests/test_common.py`` runs every generic check on DebiasedMFRecommender,
 KernelBalancingPropensity, NaiveBayesPropensity and LogisticPropensity and lists the ones in
-``_RELMF_ID_PAIR_CHECKS`` as expected failures: they fit on random float matrices of any
+``_ID_PAIR_CHECKS`` as expected failures: they fit on random float matrices of any
 width, while X must be two columns of integer ids. Here the same checks run on subclasses
 that only map the check's rows to id pairs (and its targets to 0/1 labels) before calling
 the estimator, so the contracts they guard still hold. NaiveBayesPropensity's wrapper also
@@ -11,7 +11,6 @@ passes the labels as its MAR sample (``mar_y``) and predicts for rating 1.
 
 import numpy as np
 import pytest
-from sklearn.utils.estimator_checks import check_estimator
 
 from skultr.propensity import (
     KernelBalancingPropensity,
@@ -19,25 +18,23 @@ from skultr.propensity import (
     NaiveBayesPropensity,
 )
 from skultr.recommendation import DebiasedMFRecommender
-from skultr.recommendation.tests.test_relmf_estimator_checks import (
+from skultr.utils._test_common import TEST_PARAMS
+
+from ._id_pairs import (
     N_ITEMS,
     N_USERS,
-    _as_clicks,
-    _as_pairs,
-)
-from skultr.utils._test_common import (
-    _RELMF_BY_DESIGN,
-    _RELMF_ID_PAIR_CHECKS,
-    EXPECTED_FAILED_CHECKS,
-    TEST_PARAMS,
+    as_clicks,
+    as_pairs,
+    assert_checks_pass_on_pairs,
+    assert_registry_lists_id_pair_checks,
 )
 
 
 def _labels(X, y):
     """0/1 labels for the check's y; when it passes none, labels derived from X."""
     if y is not None:
-        return _as_clicks(y)
-    pairs = _as_pairs(X)
+        return as_clicks(y)
+    pairs = as_pairs(X)
     if isinstance(pairs, np.ndarray) and pairs.ndim == 2 and pairs.shape[1] == 2:
         return (pairs.sum(1) % 2).astype(np.int64)
     return None
@@ -46,37 +43,37 @@ def _labels(X, y):
 # Module-level classes, so that the pickling checks can find them.
 class DebiasedOnPairs(DebiasedMFRecommender):
     def fit(self, X, y=None):
-        return super().fit(_as_pairs(X), _labels(X, y))
+        return super().fit(as_pairs(X), _labels(X, y))
 
     def predict(self, X):
-        return super().predict(_as_pairs(X))
+        return super().predict(as_pairs(X))
 
 
 class KernelBalancingOnPairs(KernelBalancingPropensity):
     def fit(self, X, y=None):
-        return super().fit(_as_pairs(X), _labels(X, y))
+        return super().fit(as_pairs(X), _labels(X, y))
 
 
 class NaiveBayesOnPairs(NaiveBayesPropensity):
     def fit(self, X, y=None):
         labels = _labels(X, y)
         mar = None if labels is None else np.r_[np.asarray(labels), 0, 1]
-        return super().fit(_as_pairs(X), labels, mar_y=mar)
+        return super().fit(as_pairs(X), labels, mar_y=mar)
 
     def predict(self, X):
-        pairs = _as_pairs(X)
+        pairs = as_pairs(X)
         return super().predict(pairs, np.ones(len(np.asarray(pairs))))
 
 
 class LogisticOnPairs(LogisticPropensity):
     def fit(self, X, y=None):
-        return super().fit(_as_pairs(X), y)
+        return super().fit(as_pairs(X), y)
 
     def decision_function(self, X):
-        return super().decision_function(_as_pairs(X))
+        return super().decision_function(as_pairs(X))
 
     def predict(self, X):
-        return super().predict(_as_pairs(X))
+        return super().predict(as_pairs(X))
 
 
 CASES = [
@@ -88,22 +85,11 @@ CASES = [
 
 
 def test_registry_lists_the_id_pair_checks():
-    for _, name in CASES:
-        assert set(EXPECTED_FAILED_CHECKS[name]) == set(_RELMF_ID_PAIR_CHECKS) | set(
-            _RELMF_BY_DESIGN
-        )
+    assert_registry_lists_id_pair_checks([name for _, name in CASES])
 
 
 @pytest.mark.parametrize("cls, name", CASES, ids=[name for _, name in CASES])
 def test_generic_checks_pass_on_id_pairs(cls, name):
     params = dict(TEST_PARAMS.get(name, [{}])[0])
     params.update(n_users=N_USERS, n_items=N_ITEMS)
-    results = check_estimator(cls(**params), on_fail=None)
-    checked = {r["check_name"] for r in results}
-    assert {check.split("(")[0] for check in _RELMF_ID_PAIR_CHECKS} <= checked
-    failed = {
-        r["check_name"]: str(r["exception"])
-        for r in results
-        if r["status"] == "failed" and r["check_name"] not in _RELMF_BY_DESIGN
-    }
-    assert not failed, failed
+    assert_checks_pass_on_pairs(cls(**params))
