@@ -129,7 +129,9 @@ default="adaptive"
         defaults of :class:`~skultr.propensity.KernelBalancingPropensity`, see the User
         Guide), or an instance whose
         settings (kernel, bandwidth, n_centers, centers, C, entropy_weight, penalty,
-        sample_ratio, n_factors, lr, weight_decay) are used. ``None``: fixed weights
+        sample_ratio, n_factors, lr, weight_decay) are used. Unused by ``method="naive"``
+        (so ``DebiasedMFRecommender(method="naive")`` is the plain MF baseline).
+        ``None``: fixed weights
         ``p̄ / p̂``.
     n_factors : int, default=4
         Factors of the prediction model (the paper's 4).
@@ -460,12 +462,8 @@ default="adaptive"
                 f"y must hold binarised ratings in [0, 1] (e.g. y = rating >= 3); entry {i} "
                 f"is {y[i].item()!r}."
             )
-        kb = self._balancing_settings()
-        if kb is not None and self.method == "naive":
-            raise ValueError(
-                "balancing reweights the observed pairs, which method='naive' does not use; "
-                "choose method='ips' (KBIPS) or 'dr_jl' (KBDR), or balancing=None."
-            )
+        # The naive loss has no weights to balance: balancing (like propensity) is unused.
+        kb = None if self.method == "naive" else self._balancing_settings()
         self._fit_catalogue(users, items, n_users=self.n_users, n_items=self.n_items)
         device = resolve_device(self.device)
         self.seed_ = draw_seed(self.random_state)

@@ -25,10 +25,11 @@ def run_demo(*, quick=False, random_state=0):
     -------
     results : dict
         ``mmd`` (naive-Bayes and balancing weights), ``ideal_loss`` (truth, IPS and KBIPS
-        estimates), ``auc`` (per model, on every pair of the catalogue), ``fit_seconds``.
+        estimates), ``full_log_loss`` and ``auc`` (per model, on every pair of the
+        catalogue), ``fit_seconds``.
     """
     from scipy.special import expit
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import log_loss, roc_auc_score
 
     from skultr.datasets import make_mnar_ratings
     from skultr.propensity import KernelBalancingPropensity, NaiveBayesPropensity
@@ -79,10 +80,12 @@ def run_demo(*, quick=False, random_state=0):
 
     # (2) training: AUC on every pair of the catalogue (the truth is known)
     every = np.column_stack(np.nonzero(np.ones_like(R, dtype=bool)))
-    results["auc"], results["fit_seconds"] = {}, {}
+    results["auc"], results["full_log_loss"], results["fit_seconds"] = {}, {}, {}
+    print("  model     log loss, all pairs   AUC, all pairs")
     for name, method, balancing in [
         ("naive MF", "naive", None),
         ("IPS", "ips", None),
+        ("DR-JL", "dr_jl", None),
         ("KBIPS", "ips", "random"),
         ("AKBDR", "dr_jl", "adaptive"),
     ]:
@@ -96,9 +99,17 @@ def run_demo(*, quick=False, random_state=0):
         start = time.perf_counter()
         model.fit(data.X, y, mar_y=mar_y)
         results["fit_seconds"][name] = time.perf_counter() - start
-        results["auc"][name] = roc_auc_score(R.ravel(), model.predict(every))
+        scores = model.predict(every)
+        results["auc"][name] = roc_auc_score(R.ravel(), scores)
+        results["full_log_loss"][name] = log_loss(R.ravel(), scores)
         print(
-            f"  {name:<9} AUC on all pairs {results['auc'][name]:.3f} "
-            f"(fit {results['fit_seconds'][name]:.1f}s)"
+            f"  {name:<9} {results['full_log_loss'][name]:>18.4f}   "
+            f"{results['auc'][name]:>14.3f}   (fit {results['fit_seconds'][name]:.1f}s)"
         )
+    print(
+        "  Debiasing targets the ideal loss (log loss over all pairs), which falls sharply. The"
+        "\n  AUC does not improve here: observation depends on the rating and on the latent"
+        "\n  score, a selection that keeps the naive ranking nearly in order, while the weights"
+        "\n  cost variance: here they buy much better calibrated probabilities with some AUC."
+    )
     return results

@@ -127,7 +127,6 @@ def test_grid_search_with_recommendation_scorer(data):
     "params, fit_kwargs, match",
     [
         ({}, {"y": np.full(10, 3.0)}, r"y must hold binarised ratings in \[0, 1\].*is 3.0"),
-        ({"method": "naive", "balancing": "random"}, {}, "method='naive' does not use"),
         ({"propensity": "naive_bayes"}, {}, "needs mar_y"),
         ({}, {"sample_propensity": np.full(10, 2.0)}, "sample_propensity must hold"),
         ({}, {"sample_propensity": np.full(3, 0.5)}, "one value per row of X"),
@@ -184,3 +183,16 @@ def test_coat_smoke():
     ).fit(coat.X_train, y, mar_y=test_y[sample])
     auc = roc_auc_score(test_y[~sample], model.predict(coat.X_test[~sample]))
     assert auc > 0.7  # measured 0.76; a random ranker gives 0.5
+
+
+def test_naive_method_ignores_balancing_and_propensity():
+    # The default balancing ("adaptive") must not get in the way of the plain MF baseline.
+    X = np.column_stack([np.arange(40) % 8, np.arange(40) % 5])
+    y = (np.arange(40) % 3 == 0).astype(float)
+    model = DebiasedMFRecommender(method="naive", max_epochs=2, device="cpu", random_state=0)
+    model.fit(X, y)
+    assert model.balancing_ is None and model.weights_ is None and model.mmd_ is None
+    reference = DebiasedMFRecommender(
+        method="naive", balancing=None, max_epochs=2, device="cpu", random_state=0
+    ).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), reference.predict(X))
