@@ -21,6 +21,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 
+from skultr.utils._interactions import check_interactions, check_propensity
+
 from ._ranking import (
     _as_1d_float,
     _check_k,
@@ -52,11 +54,7 @@ def _check_propensity_values(propensity, n, name="propensity"):
             f"{name} must be a scalar or hold one value per row ({n}); got shape "
             f"{np.shape(propensity)}."
         )
-    bad = ~(np.isfinite(values) & (values > 0) & (values <= 1))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must hold probabilities in (0, 1]; entry {i} is {values[i]}.")
-    return values
+    return check_propensity(values, name=name)
 
 
 def _inverse_weights(y_true, propensity, clip):
@@ -245,22 +243,6 @@ def ips_pointwise_loss(
 # --------------------------------------------------------------------------------------------
 
 
-def _pair_ids(X):
-    array = X.to_numpy() if hasattr(X, "to_numpy") else np.asarray(X)
-    if array.ndim != 2 or array.shape[1] != 2:
-        raise ValueError(
-            f"X must hold (user id, item id) pairs, shape (n, 2); got shape {array.shape}."
-        )
-    ids = array.astype(np.float64)
-    bad = ~np.isfinite(ids) | (ids < 0) | (ids != np.round(ids))
-    if bad.any():
-        row, col = (int(v[0]) for v in np.nonzero(bad))
-        raise ValueError(
-            f"X must hold non-negative integer ids; X[{row}, {col}] is {array[row, col]!r}."
-        )
-    return ids[:, 0].astype(np.int64), ids[:, 1].astype(np.int64)
-
-
 class _IPSScorer:
     """``scorer(estimator, X, y=None)``: IPS DCG@k / Recall@k of held-out clicks ``X``.
 
@@ -305,7 +287,7 @@ class _IPSScorer:
         )
 
     def __call__(self, estimator, X, y=None):
-        users, items = _pair_ids(X)
+        users, items, _ = check_interactions(X)
         if y is not None:
             y = _as_1d_float("y", y)
             if y.shape[0] != users.shape[0]:

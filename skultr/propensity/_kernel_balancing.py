@@ -13,6 +13,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from skultr.utils._interactions import check_interactions, check_propensity
 
 # Weights whose effective sample size is below this share of the pairs are "collapsed".
 COLLAPSE_ESS_RATIO = 0.05
@@ -439,7 +442,6 @@ class KernelBalancingPropensity(BaseEstimator):
 
         from skultr._torch import draw_seed, iterate_batches, make_optimizer, resolve_device
         from skultr._torch._random import epoch_generator, seeded
-        from skultr.recommendation._data import check_interactions, check_propensity
 
         from ._balancing_torch import (
             MatrixFactorization,
@@ -622,10 +624,6 @@ class KernelBalancingPropensity(BaseEstimator):
 
     def pair_features(self, X):
         """Standardised kernel features ``[U_u, V_i]`` of the pairs ``X`` (fitted tables)."""
-        from sklearn.utils.validation import check_is_fitted
-
-        from skultr.recommendation._data import check_interactions
-
         check_is_fitted(self)
         users, items, _ = check_interactions(X, n_users=self.n_users_, n_items=self.n_items_)
         return np.hstack([self.user_features_[users], self.item_features_[items]])

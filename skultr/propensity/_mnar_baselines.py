@@ -17,11 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-
-def _interactions(X, y=None, *, n_users=None, n_items=None, y_name="y"):
-    from skultr.recommendation._data import check_interactions
-
-    return check_interactions(X, y, n_users=n_users, n_items=n_items, y_name=y_name)
+from skultr.utils._interactions import check_interactions
 
 
 class NaiveBayesPropensity(BaseEstimator):
@@ -122,7 +118,7 @@ class NaiveBayesPropensity(BaseEstimator):
                 "NaiveBayesPropensity requires y to be passed, but the target y is None: "
                 "pass the ratings of the observed pairs."
             )
-        users, items, y = _interactions(X, y, n_users=self.n_users, n_items=self.n_items)
+        users, items, y = check_interactions(X, y, n_users=self.n_users, n_items=self.n_items)
         if mar_y is None:
             raise ValueError(
                 "NaiveBayesPropensity needs mar_y, the ratings of a small missing-at-random "
@@ -174,7 +170,7 @@ class NaiveBayesPropensity(BaseEstimator):
                 "NaiveBayesPropensity.predict needs y, the ratings of the pairs: the "
                 "propensity depends on the rating only."
             )
-        _, _, y = _interactions(X, y)
+        _, _, y = check_interactions(X, y)
         index = np.searchsorted(self.classes_, y)
         index = np.minimum(index, len(self.classes_) - 1)
         unknown = self.classes_[index] != y
@@ -286,7 +282,7 @@ class LogisticPropensity(BaseEstimator):
 
         from skultr.propensity._kernel_balancing import _check_feature_table
 
-        users, items, _ = _interactions(X, n_users=self.n_users, n_items=self.n_items)
+        users, items, _ = check_interactions(X, n_users=self.n_users, n_items=self.n_items)
         if (user_features is None) != (item_features is None):
             raise ValueError("user_features and item_features must be given together.")
         self.n_users_ = int(self.n_users or users.max() + 1)
@@ -338,7 +334,7 @@ class LogisticPropensity(BaseEstimator):
     def decision_function(self, X):
         """Log-odds of observation of the pairs ``X``."""
         check_is_fitted(self)
-        users, items, _ = _interactions(X, n_users=self.n_users_, n_items=self.n_items_)
+        users, items, _ = check_interactions(X, n_users=self.n_users_, n_items=self.n_items_)
         logit = self.intercept_ + self.user_coef_[users] + self.item_coef_[items]
         if self.feature_coef_ is not None:
             dense = np.hstack([self._user_features[users], self._item_features[items]])

@@ -1,7 +1,7 @@
 """Exposure propensities of implicit feedback from relative item popularity.
 
-Torch-free at import time: the (user, item) validation of :mod:`skultr.recommendation` is
-imported when ``fit`` or ``predict`` runs, so ``import skultr.propensity`` stays light.
+Torch-free: the (user, item) validation comes from :mod:`skultr.utils._interactions`, so
+``import skultr.propensity`` stays light.
 """
 
 from numbers import Integral, Real
@@ -11,11 +11,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-
-def _interactions(X, y=None, *, n_users=None, n_items=None):
-    from skultr.recommendation._data import check_interactions
-
-    return check_interactions(X, y, n_users=n_users, n_items=n_items)
+from skultr.utils._interactions import check_interactions
 
 
 class PopularityPropensity(BaseEstimator):
@@ -116,7 +112,7 @@ class PopularityPropensity(BaseEstimator):
         -------
         self
         """
-        users, items, y = _interactions(X, y, n_items=self.n_items)
+        users, items, y = check_interactions(X, y, n_items=self.n_items)
         if y is not None:
             negative = y < 0
             if negative.any():
@@ -153,5 +149,5 @@ class PopularityPropensity(BaseEstimator):
         propensity : ndarray of shape (n_pairs,)
         """
         check_is_fitted(self)
-        _, items, _ = _interactions(X, n_items=self.n_items_)
+        _, items, _ = check_interactions(X, n_items=self.n_items_)
         return self.propensity_[items]
