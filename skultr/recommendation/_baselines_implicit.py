@@ -385,9 +385,9 @@ class BPRRecommender(BaseImplicitMF):
         keys = users * self.n_items_ + negatives
         found = torch.searchsorted(self._click_keys, keys).clamp_max(len(self._click_keys) - 1)
         valid = (self._click_keys[found] != keys).to(torch.float32)
-        u = module.user_factors[users]
-        v_i = module.item_factors[items]
-        v_j = module.item_factors[negatives]
+        u = module.user_factors(users)
+        v_i = module.item_factors(items)
+        v_j = module.item_factors(negatives)
         margin = (u * (v_i - v_j)).sum(-1)
         penalty = u.square().sum(-1) + v_i.square().sum(-1) + v_j.square().sum(-1)
         per_triple = F.softplus(-margin) + self.reg * penalty

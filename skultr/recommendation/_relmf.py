@@ -37,7 +37,6 @@ from sklearn.base import _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
-from torch import nn
 
 from skultr._torch import (
     BaseTorchEstimator,
@@ -48,6 +47,7 @@ from skultr._torch import (
     seeded,
     to_tensor,
 )
+from skultr._torch._modules import MatrixFactorization
 from skultr._torch._optim import OPTIMIZERS
 
 from ._data import (
@@ -60,18 +60,6 @@ from ._data import (
 LOSSES = ("least_squares", "squared", "logistic")
 # Memory budget (floats) of the per-row k x k systems built in one chunk of a weighted ALS step.
 _ALS_CHUNK_FLOATS = 2**24
-
-
-class MFModule(nn.Module):
-    """User and item factor tables; ``forward(users, items)`` gives ``⟨u_u, v_i⟩``."""
-
-    def __init__(self, n_users, n_items, n_factors, init_std):
-        super().__init__()
-        self.user_factors = nn.Parameter(torch.randn(n_users, n_factors) * init_std)
-        self.item_factors = nn.Parameter(torch.randn(n_items, n_factors) * init_std)
-
-    def forward(self, users, items):
-        return (self.user_factors[users] * self.item_factors[items]).sum(-1)
 
 
 def local_losses(score, loss):
@@ -241,7 +229,9 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         """Train ``module_`` on the positive pairs."""
 
     def _build_module(self):
-        return MFModule(self.n_users_, self.n_items_, self.n_factors, self.init_std)
+        return MatrixFactorization(
+            self.n_users_, self.n_items_, self.n_factors, biases=False, init_std=self.init_std
+        )
 
     # -- fitting -------------------------------------------------------------------------
     def _start_model(self, device):
@@ -311,8 +301,8 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         self.n_clicks_ = int(positive.sum())
         self._fit_factors(users[positive], items[positive], values[positive], device)
         with torch.no_grad():
-            self.user_factors_ = self.module_.user_factors.detach().cpu().double().numpy()
-            self.item_factors_ = self.module_.item_factors.detach().cpu().double().numpy()
+            self.user_factors_ = self.module_.user_factors.weight.detach().cpu().double().numpy()
+            self.item_factors_ = self.module_.item_factors.weight.detach().cpu().double().numpy()
         return self
 
     def _check_solver(self):
@@ -405,7 +395,9 @@ class PointwiseMF(BaseImplicitMF):
         any_items = torch.randint(0, self.n_items_, (n_draws,), device=device)
         _, d0_all = local_losses(module(any_users, any_items), self._loss_name())
         data = self._w0 * d0_all.mean() + self._click_share * (a * d1 + (b - self._w0) * d0).mean()
-        penalty = module.user_factors.square().sum() + module.item_factors.square().sum()
+        penalty = (
+            module.user_factors.weight.square().sum() + module.item_factors.weight.square().sum()
+        )
         return data + self._reg_share * penalty
 
     # -- exact alternating least squares -------------------------------------------------
@@ -444,8 +436,8 @@ class PointwiseMF(BaseImplicitMF):
         )
         sum_a = float(np.sum(a))
         reg = self.reg if self.reg > 0 else 1e-6  # keeps the systems invertible at reg=0
-        U = self.module_.user_factors.data
-        V = self.module_.item_factors.data
+        U = self.module_.user_factors.weight.data
+        V = self.module_.item_factors.weight.data
         previous = np.inf
         with torch.no_grad():
             for epoch in range(1, self.max_epochs + 1):
@@ -477,8 +469,8 @@ class PointwiseMF(BaseImplicitMF):
         ``J = w0 Σ_D s² + Σ a − 2 Σ a s + Σ extra s² + λ(‖U‖² + ‖V‖²)`` with
         ``Σ_D s² = ⟨UᵀU, VᵀV⟩`` and ``Σ a s = ⟨U, A V⟩`` (one sparse product).
         """
-        U = self.module_.user_factors.data
-        V = self.module_.item_factors.data
+        U = self.module_.user_factors.weight.data
+        V = self.module_.item_factors.weight.data
         U64, V64 = U.double(), V.double()
         all_cells = w0 * ((U64.T @ U64) * (V64.T @ V64)).sum()
         cross = (U64 * (by_user.a @ V).double()).sum()
