@@ -235,3 +235,29 @@ def test_logistic_propensity_tracks_activity_and_popularity():
     assert np.corrcoef(p, data.propensities.ravel())[0, 1] > 0.2
     sub = LogisticPropensity(C=10.0, max_unobserved=3000, random_state=0).fit(data.X)
     assert abs(sub.intercept_ - est.intercept_) < 0.5
+
+
+def test_adaptive_centre_search_caps_its_system():
+    # Large batches (the authors' B = 2048 on Yahoo! R3) use a subsample of the batch and
+    # the first candidates: the centres are valid candidates and the cost stays bounded.
+    torch = pytest.importorskip("torch")
+    from skultr.propensity._balancing_torch import Balancer
+
+    balancer = Balancer(
+        kernel="gaussian",
+        bandwidth=1.0,
+        n_centers=3,
+        centers="adaptive",
+        C=0.01,
+        entropy_weight=1.0,
+        penalty=1.0,
+        ridge=1e-3,
+    )
+    generator = torch.Generator().manual_seed(0)
+    x_all = torch.randn(3000, 4, generator=generator)
+    x_batch = torch.randn(600, 4, generator=generator)
+    outcome = x_batch[:, 0] ** 2  # the loss depends on the features
+    centres = balancer.select(x_all, x_batch, None, torch.ones(600), outcome)
+    assert centres.shape == (3, 4)
+    allowed = x_all[: Balancer.MAX_ADAPTIVE_CANDIDATES]
+    assert all(bool((allowed == c).all(1).any()) for c in centres)
