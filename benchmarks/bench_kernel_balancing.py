@@ -107,8 +107,9 @@ SETTINGS = {"paper": {"biases": False}, "strong": {"biases": True}}
 # made on data, the imputation weight decay below, used the held-out propensity sample).
 # - init_std="uniform": their U(0, 1) initial factors.
 # - Weight decay: their Adam weight decay multiplies a loss weighted by unnormalised
-#   weights sigma(g) / p-hat (mean ~8.7 on Coat: 1/p-hat ~12.4 times sigma ~0.7), ours by
-#   weights of mean 1, so the same L2 strength is theirs / 8.7.
+#   weights sigma(g) / p-hat (mean ~8.7 on Coat at initialisation: 1/p-hat ~12.4 times
+#   sigma(g_init) ~0.7; g then trains), ours by weights of mean 1, so the same L2 strength
+#   is about theirs / 8.7.
 # - max_epochs: where their stopping rule (7 epochs of relative loss change < 1e-5)
 #   stopped the same recipe in a re-implementation of their loop: ~50 epochs (lr 0.03,
 #   weight decay 1e-3), ~38 (lr 0.03, 3e-3 or 5e-3), ~63 (lr 0.01).
@@ -118,8 +119,11 @@ SETTINGS = {"paper": {"biases": False}, "strong": {"biases": True}}
 #   propensity sample (DR-JL, 3 seeds: AUC 0.635 there vs 0.678 with the default).
 # - Baselines (the notebooks give none): MF, IPS and SNIPS use the AKBIPS recipe; DR,
 #   DR-JL and MRDR the AKBDR recipe, so each pair differs only in the balancing.
-# Their code never trains the weight model (it is read through a detached predict()), so
-# the published KB numbers are IPS / DR-JL at these recipes; see the User Guide.
+# Why the recipes: the published rows were trained with them, and each KB row has a
+# balancing-off counterpart at the same recipe. Their Coat code does train the weight model
+# (every KB class of matrix_factorization_coat.py computes the balancing loss from
+# weight_model.forward and steps its optimizer; only MF_AKBDR_Gau/_Exp of their Yahoo file
+# read a detached predict()). The /8.7 is the weights' scale at initialisation; see the guide.
 _SCALE = 8.7
 PAPER_RECIPES = {
     "KBIPS": {"lr": 0.03, "weight_decay": 1e-3 / _SCALE, "max_epochs": 50},

@@ -5,13 +5,14 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.stats import norm
+from scipy.stats import foldnorm, norm
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import CalibrationWarning, _BaseCorrector, check_finite
+from ._base import CalibrationWarning, _BaseCorrector, _NonPositiveSlopeError, check_finite
+from ._kde_score import bandwidth_rule
 from ._linear import LinearCalibrationCorrector
 from ._tweedie import TweedieCorrector
 
@@ -19,6 +20,11 @@ __all__ = ["ATEResult", "average_treatment_effect"]
 
 # A bootstrap replicate with an empty arm is drawn again, at most this many times.
 _MAX_REDRAWS = 100
+# Above this share of failed bootstrap resamples (a non-positive calibration slope) the
+# interval of the remaining ones describes a different estimator: raise instead.
+_MAX_FAILED_SHARE = 0.5
+# Groups of the delete-a-group jackknife over calibration pairs (ci="normal", Tweedie).
+_JACKKNIFE_GROUPS = 100
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,19 @@ class ATEResult:
     n_treated, n_control : int
         Number of treated and control units.
     bootstrap_estimates : ndarray of shape (n_bootstrap,) or None
-        The bootstrap replicates of the estimate (None for ``ci="normal"``).
+        The bootstrap replicates of the estimate (None for ``ci="normal"``); NaN for the
+        failed resamples (see ``n_bootstrap_failed``).
+    n_bootstrap_failed : int
+        Number of bootstrap resamples whose refitted corrector was undefined (a
+        :class:`LinearCalibrationCorrector` on resampled calibration pairs with a
+        non-positive slope); the standard error and the interval use the others. 0 for
+        ``ci="normal"``.
+    bias_bound : float
+        The bias the normal interval allows for (``ci="normal"`` with a
+        :class:`TweedieCorrector` with ``score_method="kde"`` and calibration data: the
+        first-order smoothing bias of its density score); 0 otherwise. The interval is
+        ``estimate +- c * standard_error`` with ``c`` the ``confidence_level`` quantile of
+        ``|N(bias_bound / standard_error, 1)|`` (1.96 for a 95% interval without bias).
 
     Examples
     --------
@@ -64,6 +82,8 @@ class ATEResult:
     n_treated: int
     n_control: int
     bootstrap_estimates: np.ndarray | None = field(default=None, repr=False, compare=False)
+    n_bootstrap_failed: int = 0
+    bias_bound: float = 0.0
 
     def __repr__(self):
         low, high = self.confidence_interval
@@ -123,20 +143,77 @@ def _linear_correction_variance(corrector, z, treated, propensity, method, z_cal
 
 
 def _tweedie_correction_variance(corrector, z, treated, propensity, method, z_cal, y_cal):
-    """Delta-method variance of tau_hat(z) - sigma^2 tau_hat(s(z)) from that of sigma^2.
+    """Delete-a-group jackknife variance of the correction sigma^2 tau_hat(s(z)).
 
-    d tau_hat / d sigma^2 = -tau_hat(s); Var(sigma_hat^2) = Var((r - r_bar)^2) / n_cal for
-    the calibration residuals r. The density score s is held fixed.
+    tau_hat(z - sigma^2 s(z)) = tau_hat(z) - sigma^2 tau_hat(s(z)), and only the second term
+    depends on the calibration pairs: both ``sigma^2`` and, with
+    ``density_sample="calibration"``, the density score ``s`` are estimated from them. The
+    pairs are split into ``G = min(n_cal, 100)`` groups (leave-one-out up to 100 pairs); the
+    corrector is refitted without each group and
+
+        Var = (G - 1) / G * sum_g (c_(g) - c_bar)^2,   c = sigma^2 tau_hat(s(z)).
+
+    The trial units and the calibration pairs are independent samples, so this adds to the
+    influence-function variance of tau_hat with the correction held fixed. Holding the
+    score fixed instead (a delta method for sigma^2 only) left out the score's sampling
+    error, the larger part with a small calibration split: 95% intervals covered 0.71 to
+    0.85 at n_cal = 100 (see the User Guide).
     """
-    residual = z_cal - y_cal
-    var_sigma2 = np.var((residual - residual.mean()) ** 2, ddof=1) / residual.shape[0]
+    n_cal = z_cal.shape[0]
+    n_groups = min(n_cal, _JACKKNIFE_GROUPS)
+    group = np.arange(n_cal) % n_groups
+    # density_sample="transform": the score comes from the trial's predictions, not from
+    # the calibration pairs; only sigma^2 is refitted.
+    fixed_score = corrector._score(z) if corrector.density_sample == "transform" else None
+    corrections = np.empty(n_groups)
+    with warnings.catch_warnings():
+        # The warnings of the full-sample fit have been shown once already.
+        warnings.simplefilter("ignore", CalibrationWarning)
+        for g in range(n_groups):
+            keep = group != g
+            fitted = _refit(corrector, z_cal[keep], y_cal[keep])
+            score = fitted._score(z) if fixed_score is None else fixed_score
+            corrections[g] = fitted.sigma_**2 * _mean_contrast(score, treated, propensity, method)
+    return float((n_groups - 1) / n_groups * np.sum((corrections - corrections.mean()) ** 2))
+
+
+def _tweedie_smoothing_bias(corrector, z, treated, propensity, method, z_cal):
+    """First-order bias of tau_hat from the kernel's blur of the score (``score_method="kde"``).
+
+    The KDE is the density of ``y_pred + h Z``, so its score is too flat: for a Gaussian
+    density by exactly ``Var / (Var + h^2)``. The correction ``sigma^2 tau_hat(s)`` then
+    falls short by ``sigma^2 tau_hat(s) h^2 / Var`` (``Var`` the variance of the density
+    sample): with Scott's rule ``h^2 / Var = m^(-2/5)``, 16% at m = 100 points. The
+    deconvolved score removes this to first order, so no bias is allowed for there.
+    """
+    if corrector.score_method != "kde":
+        return 0.0
+    if corrector.density_sample == "calibration":
+        sample, h = z_cal, corrector.bandwidth_
+    else:
+        sample = z
+        h = bandwidth_rule(z, corrector.bandwidth)
     tau_of_score = _mean_contrast(corrector._score(z), treated, propensity, method)
-    return float(tau_of_score**2 * var_sigma2)
+    return float(abs(corrector.sigma_**2 * tau_of_score) * h**2 / np.var(sample, ddof=1))
 
 
-_CORRECTION_VARIANCES = (
-    (LinearCalibrationCorrector, _linear_correction_variance),
-    (TweedieCorrector, _tweedie_correction_variance),
+def _linear_correction_uncertainty(corrector, z, treated, propensity, method, z_cal, y_cal):
+    variance = _linear_correction_variance(corrector, z, treated, propensity, method, z_cal, y_cal)
+    return variance, 0.0
+
+
+def _tweedie_correction_uncertainty(corrector, z, treated, propensity, method, z_cal, y_cal):
+    variance = _tweedie_correction_variance(
+        corrector, z, treated, propensity, method, z_cal, y_cal
+    )
+    bias = _tweedie_smoothing_bias(corrector, z, treated, propensity, method, z_cal)
+    return variance, bias
+
+
+# (variance, bias bound) of the correction, for ci="normal"
+_CORRECTION_UNCERTAINTIES = (
+    (LinearCalibrationCorrector, _linear_correction_uncertainty),
+    (TweedieCorrector, _tweedie_correction_uncertainty),
 )
 
 
@@ -286,7 +363,12 @@ def _bootstrap_estimates(y, treated, propensity, method, corrector, calibration,
                 if calibration is not None:
                     z_cal, y_cal = calibration
                     pairs = rng.randint(0, z_cal.shape[0], size=z_cal.shape[0])
-                    fitted = _refit(corrector, z_cal[pairs], y_cal[pairs])
+                    try:
+                        fitted = _refit(corrector, z_cal[pairs], y_cal[pairs])
+                    except _NonPositiveSlopeError:
+                        # the linear correction (y - m) / k is undefined for this resample
+                        estimates[b] = np.nan
+                        continue
                 if fixed_score is None:
                     outcome = _apply(fitted, outcome)
                 else:
@@ -296,23 +378,64 @@ def _bootstrap_estimates(y, treated, propensity, method, corrector, calibration,
     return estimates
 
 
+def _check_failed_resamples(bootstrap):
+    """Count the failed resamples (NaN): warn, or raise when they are too many."""
+    n_failed = int(np.count_nonzero(np.isnan(bootstrap)))
+    if n_failed == 0:
+        return 0
+    n = bootstrap.shape[0]
+    message = (
+        f"{n_failed} of {n} bootstrap resamples of the calibration pairs have a "
+        "non-positive calibration slope, for which the linear correction (y - m) / k is "
+        "undefined"
+    )
+    if n_failed > _MAX_FAILED_SHARE * n or n - n_failed < 2:
+        raise ValueError(
+            f"{message}: more than {_MAX_FAILED_SHARE:.0%} of them, so the correction is not "
+            "identified by these calibration pairs (the predictions are too weakly related "
+            "to y_calibration). Use more calibration pairs, a stronger model, or "
+            "TweedieCorrector, which needs no slope."
+        )
+    warnings.warn(
+        f"{message}; the standard error and the interval use the other {n - n_failed} "
+        "(result.n_bootstrap_failed; their bootstrap_estimates are NaN). The interval is "
+        "conditional on a positive slope and may be too narrow: the slope is poorly "
+        "determined by the calibration pairs.",
+        CalibrationWarning,
+        stacklevel=3,
+    )
+    return n_failed
+
+
 def _normal_standard_error(y, outcome, treated, propensity, method, corrector, calibration):
+    """Standard error of the estimate and a bound on its bias (0 when none is known)."""
     variance = _influence_standard_error(outcome, treated, propensity, method) ** 2
     if corrector is None or calibration is None:
-        return float(np.sqrt(variance))
-    for kind, correction_variance in _CORRECTION_VARIANCES:
+        return float(np.sqrt(variance)), 0.0
+    for kind, correction_uncertainty in _CORRECTION_UNCERTAINTIES:
         if isinstance(corrector, kind):
-            variance += correction_variance(
+            extra, bias = correction_uncertainty(
                 corrector, y, treated, propensity, method, *calibration
             )
-            return float(np.sqrt(variance))
+            return float(np.sqrt(variance + extra)), bias
     warnings.warn(
         f"ci='normal' has no formula for the uncertainty of a {type(corrector).__name__}; "
         "the interval treats the correction as known. Use ci='bootstrap' to include it.",
         CalibrationWarning,
         stacklevel=4,
     )
-    return float(np.sqrt(variance))
+    return float(np.sqrt(variance)), 0.0
+
+
+def _bias_aware_critical_value(confidence_level, bias, standard_error):
+    """c with P(|N(b / se, 1)| <= c) = level: the interval +- c se covers for any |bias| <= b.
+
+    Armstrong and Kolesar's fixed-length bias-aware interval; ``norm.ppf(1 - alpha / 2)``
+    when ``b = 0``.
+    """
+    if bias == 0.0 or standard_error == 0.0:
+        return float(norm.ppf(0.5 + confidence_level / 2))
+    return float(foldnorm.ppf(confidence_level, bias / standard_error))
 
 
 @validate_params(
@@ -376,11 +499,24 @@ def average_treatment_effect(
         Calibration pairs (predictions and true values) to fit ``corrector`` on.
     ci : {"bootstrap", "normal"}, default="bootstrap"
         ``"bootstrap"``: percentile interval over ``n_bootstrap`` resamples. ``"normal"``:
-        ``estimate +- z * standard_error``, with the influence-function standard error of
-        the estimator plus, for the two skultr correctors, a delta-method term for their
-        estimated parameters (``k`` and ``m``; ``sigma^2``, the density score held fixed).
+        ``estimate +- c * standard_error``, with the influence-function standard error of
+        the estimator plus, for the two skultr correctors, the uncertainty of what they
+        estimate from the calibration pairs: a delta-method term for ``k`` and ``m``
+        (:class:`LinearCalibrationCorrector`); a delete-a-group jackknife over the
+        calibration pairs (at most 100 groups) for ``sigma^2`` *and* the density score
+        (:class:`TweedieCorrector`), whose critical value ``c`` also allows for the
+        kernel's first-order smoothing bias (``ATEResult.bias_bound``; ``c = 1.96`` at
+        95% without it). Measured coverage of the Tweedie interval at 95% (ridge
+        predictor, n = 10,000, IPW, 400 trials at n_cal = 100, 200 at n_cal = 1,000):
+        0.92 at n_cal = 100 and 0.955 at n_cal = 1,000 (0.795 and 0.895 when the score
+        was held fixed; the bootstrap: 0.935 on 200 trials at n_cal = 100). Both fall
+        short of nominal with fewer calibration pairs: collect more.
     n_bootstrap : int, default=1000
-        Number of bootstrap resamples.
+        Number of bootstrap resamples. With :class:`LinearCalibrationCorrector`, a
+        resample of the calibration pairs whose slope is not positive has no correction:
+        it is counted (``ATEResult.n_bootstrap_failed``, NaN in ``bootstrap_estimates``),
+        a :class:`CalibrationWarning` says how many, and the interval uses the others;
+        more than half failed raises a ``ValueError``.
     confidence_level : float, default=0.95
         Nominal coverage of the interval.
     random_state : int, RandomState instance or None, default=None
@@ -440,6 +576,8 @@ def average_treatment_effect(
     alpha = 1.0 - confidence_level
 
     bootstrap = None
+    n_failed = 0
+    bias_bound = 0.0
     if ci == "bootstrap":
         bootstrap = _bootstrap_estimates(
             y,
@@ -451,13 +589,16 @@ def average_treatment_effect(
             n_bootstrap,
             check_random_state(random_state),
         )
-        standard_error = float(bootstrap.std(ddof=1))
-        low, high = np.quantile(bootstrap, [alpha / 2, 1 - alpha / 2])
+        n_failed = _check_failed_resamples(bootstrap)
+        valid = bootstrap[~np.isnan(bootstrap)]
+        standard_error = float(valid.std(ddof=1))
+        low, high = np.quantile(valid, [alpha / 2, 1 - alpha / 2])
     else:
-        standard_error = _normal_standard_error(
+        standard_error, bias_bound = _normal_standard_error(
             y, outcome, treated, propensity, method, corrector, calibration
         )
-        half_width = norm.ppf(1 - alpha / 2) * standard_error
+        critical = _bias_aware_critical_value(confidence_level, bias_bound, standard_error)
+        half_width = critical * standard_error
         low, high = estimate - half_width, estimate + half_width
 
     return ATEResult(
@@ -470,4 +611,6 @@ def average_treatment_effect(
         n_treated=int(treated.sum()),
         n_control=int((~treated).sum()),
         bootstrap_estimates=bootstrap,
+        n_bootstrap_failed=n_failed,
+        bias_bound=bias_bound,
     )

@@ -33,6 +33,14 @@ class CalibrationWarning(UserWarning):
     """
 
 
+class _NonPositiveSlopeError(ValueError):
+    """The calibration slope is not positive, so the linear correction is undefined.
+
+    A ``ValueError`` for users; :func:`average_treatment_effect` catches it to count the
+    bootstrap resamples of the calibration pairs that hit it.
+    """
+
+
 def _first_non_finite(values):
     """Index and kind ("NaN" or "inf") of the first non-finite entry of a 1-D float array."""
     bad = np.flatnonzero(~np.isfinite(values))
@@ -72,7 +80,8 @@ def as_prediction_column(y_pred):
 def linear_calibration(y_pred, y):
     """OLS of the predictions on the truth, ``y_pred = m + k y``: returns ``(k, m)``."""
     y_centered = y - y.mean()
-    k = float(np.dot(y_centered, y_pred - y_pred.mean()) / np.dot(y_centered, y_centered))
+    with np.errstate(divide="ignore", invalid="ignore"):  # constant y: k is NaN, see callers
+        k = float(np.dot(y_centered, y_pred - y_pred.mean()) / np.dot(y_centered, y_centered))
     m = float(y_pred.mean() - k * y.mean())
     return k, m
 
@@ -125,6 +134,9 @@ class _BaseCorrector(RegressorMixin, TransformerMixin, BaseEstimator):
                 f"{n_pred} predictions and {n_true} true values."
             )
         self._check_one_column(column)
+        if np.asarray(y).dtype == bool:
+            # a boolean truth is 0/1 (numpy cannot subtract booleans in the regression)
+            y = np.asarray(y, dtype=np.float64)
         column, y = validate_data(
             self, column, y, dtype=np.float64, ensure_all_finite=False, y_numeric=True
         )
@@ -168,7 +180,7 @@ class _BaseCorrector(RegressorMixin, TransformerMixin, BaseEstimator):
     def _fit_calibration_diagnostics(self, z, y):
         """Set ``slope_``, ``intercept_``, ``sigma_`` and the calibration range."""
         k, m = linear_calibration(z, y)
-        if k <= 0:
+        if not k > 0:  # NaN too (a constant y, possible in a bootstrap resample)
             self._handle_non_positive_slope(k)
         elif k < WEAK_SLOPE:
             warnings.warn(
@@ -184,7 +196,7 @@ class _BaseCorrector(RegressorMixin, TransformerMixin, BaseEstimator):
         self.n_calibration_ = int(z.shape[0])
 
     def _handle_non_positive_slope(self, k):
-        raise ValueError(
+        raise _NonPositiveSlopeError(
             "The calibration slope k of y_pred on y must be positive (predictions that "
             f"increase with the truth); found k={k:.4g}. The predictions carry no usable "
             "signal about y."
@@ -245,6 +257,39 @@ class _BaseCorrector(RegressorMixin, TransformerMixin, BaseEstimator):
             self._warn_outside_calibration_range(z)
         corrected = self._correct(z)
         return corrected if was_1d else corrected.reshape(-1, 1)
+
+    def get_feature_names_out(self, input_features=None):
+        """Name of the corrected column, for :meth:`set_output` and ``ColumnTransformer``.
+
+        As for :class:`~sklearn.isotonic.IsotonicRegression`, the other transformer of one
+        column: the lowercased class name followed by 0, e.g.
+        ``"linearcalibrationcorrector0"``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Name of the input column, checked against the one seen in ``fit`` (if any); the
+            output name does not depend on it.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects of shape (1,)
+            The name of the corrected column.
+        """
+        check_is_fitted(self, "n_features_in_")
+        if input_features is not None:
+            given = np.asarray(input_features, dtype=object).ravel()
+            seen = getattr(self, "feature_names_in_", None)
+            if given.shape[0] != 1:
+                raise ValueError(
+                    "input_features must name the one prediction column; got "
+                    f"{given.shape[0]} names."
+                )
+            if seen is not None and given[0] != seen[0]:
+                raise ValueError(
+                    f"input_features={list(given)} is not the column seen in fit, {list(seen)}."
+                )
+        return np.asarray([f"{type(self).__name__.lower()}0"], dtype=object)
 
     def predict(self, y_pred):
         """Correct predictions (the same as :meth:`transform`, always 1-D).

@@ -1,11 +1,19 @@
 """A meta-regressor whose predictions are corrected for shrinkage by cross-fitting."""
 
+import inspect
+
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, _fit_context, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._tweedie import TweedieCorrector
@@ -22,6 +30,29 @@ def _check_not_1d(X):
             "data either using array.reshape(-1, 1) if your data has a single feature or "
             "array.reshape(1, -1) if it contains a single sample."
         )
+
+
+def _num_rows(X):
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return shape[0]
+    try:
+        return len(X)
+    except TypeError:
+        return None
+
+
+def _fit_parameters(estimator):
+    """Names ``estimator.fit`` takes (every name when it takes ``**kwargs``)."""
+    parameters = inspect.signature(estimator.fit).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return _AnyName()
+    return set(parameters) - {"X", "y"}
+
+
+class _AnyName(set):
+    def __rsub__(self, other):
+        return set()
 
 
 class DebiasedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -82,7 +113,12 @@ class DebiasedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     model with :class:`~sklearn.model_selection.GridSearchCV`, R² still ranks base models,
     but the number is not comparable with that of an uncorrected model.
 
-    ``sample_weight`` is not supported.
+    ``sample_weight`` (and any other fit parameter of the base estimator) weights the
+    training of the base estimator, in the cross-fitting and the refit; the corrector is
+    calibrated on the unweighted out-of-fold pairs, as its ``fit`` takes no weights.
+    ``groups`` goes to the splitter: with ``cv=GroupKFold(k)`` no group is both in the fit
+    and in the prediction fold of a split. Both are plain arguments of :meth:`fit`, and
+    are routed with metadata routing enabled (see :meth:`fit`).
 
     Examples
     --------
@@ -119,7 +155,7 @@ class DebiasedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         # The base estimator and the corrector are validated when they are fitted.
         prefer_skip_nested_validation=False
     )
-    def fit(self, X, y):
+    def fit(self, X, y, **fit_params):
         """Fit the base estimator and calibrate the corrector.
 
         Parameters
@@ -128,26 +164,86 @@ class DebiasedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             Training data. Validated by the base estimator.
         y : array-like of shape (n_samples,)
             Target values.
+        **fit_params : dict
+            ``groups`` (array-like of shape (n_samples,)): group labels for the splitter
+            of the cross-fitting, e.g. ``cv=GroupKFold(5)``, so that no group is both in
+            the fit and in the prediction fold of a split. Any other parameter, such as
+            ``sample_weight``, goes to the ``fit`` of the base estimator (its
+            cross-fitted clones and its refit on all rows).
+
+            With metadata routing enabled (``sklearn.set_config(
+            enable_metadata_routing=True)``) they are routed instead: ``groups`` to the
+            splitter (``GroupKFold`` requests it by default, so ``cross_validate(...,
+            params={"groups": groups})`` reaches it without any request), and every other
+            parameter to the base estimator as it requests it, e.g.
+            ``Ridge().set_fit_request(sample_weight=True)``.
 
         Returns
         -------
         self : DebiasedRegressor
             The fitted regressor.
         """
+        if _num_rows(X) == 0:
+            raise ValueError(
+                "X is empty (0 samples); DebiasedRegressor needs labelled rows to "
+                "cross-fit and calibrate."
+            )
         X, y = validate_data(self, X, y, skip_check_array=True)
         y = column_or_1d(y, warn=True)
         corrector = TweedieCorrector() if self.corrector is None else clone(self.corrector)
+        frozen = isinstance(self.estimator, FrozenEstimator)
+        cv = None if frozen else check_cv(self.cv, y, classifier=False)
 
-        if isinstance(self.estimator, FrozenEstimator):
+        if _routing_enabled():
+            routed = process_routing(self, "fit", **fit_params)
+            fit_args, split_args = routed.estimator.fit, routed.splitter.split
+        else:
+            split_args = {}
+            if fit_params.get("groups") is not None:
+                split_args["groups"] = fit_params["groups"]
+            fit_args = {k: v for k, v in fit_params.items() if k != "groups"}
+            unknown = set(fit_args) - _fit_parameters(self.estimator)
+            if unknown:
+                raise TypeError(
+                    f"DebiasedRegressor.fit got {sorted(unknown)}, which the fit of "
+                    f"{type(self.estimator).__name__} does not take; groups goes to the "
+                    "splitter of the cross-fitting, other parameters to the base estimator."
+                )
+
+        if frozen:
             self.estimator_ = self.estimator
             y_pred = self.estimator_.predict(X)
         else:
-            cv = check_cv(self.cv, y, classifier=False)
-            y_pred = cross_val_predict(clone(self.estimator), X, y, cv=cv)
-            self.estimator_ = clone(self.estimator).fit(X, y)
+            splits = list(cv.split(X, y, **split_args))
+            y_pred = cross_val_predict(
+                clone(self.estimator), X, y, cv=splits, params=fit_args or None
+            )
+            self.estimator_ = clone(self.estimator).fit(X, y, **fit_args)
 
         self.corrector_ = corrector.fit(y_pred, y)
         return self
+
+    def get_metadata_routing(self):
+        """Routing of the fit parameters: the base estimator's fit and the splitter.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            A :class:`~sklearn.utils.metadata_routing.MetadataRouter` encapsulating
+            routing information.
+        """
+        # the self request carries score(sample_weight) (set_score_request)
+        router = MetadataRouter(owner=self).add_self_request(self)
+        router.add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+        if not isinstance(self.estimator, FrozenEstimator):
+            router.add(
+                splitter=check_cv(self.cv),
+                method_mapping=MethodMapping().add(caller="fit", callee="split"),
+            )
+        return router
 
     def predict(self, X):
         """Corrected predictions of the base estimator.

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._ttts import (
     _FLIP_DOC,
     _PRUNE_NOTES,
+    _SAMPLE_WEIGHT_DOC,
     _BaseTTTS,
     _expected_proba,
     _make_fairness_rule,
@@ -249,7 +250,7 @@ class FairTTTSClassifier(_BaseTTTS):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the wrapped estimator if needed, compile its trees and check the groups.
 
         Parameters
@@ -260,14 +261,15 @@ class FairTTTSClassifier(_BaseTTTS):
             ``heuristic="confidence"`` or ``distance_scale="node_std"``, for the per-node
             feature statistics.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Class labels, of at least two classes.
+        {sample_weight_doc}
 
         Returns
         -------
         self : FairTTTSClassifier
             The fitted post-processor.
         """
-        self._fit_base(X, y)
+        self._fit_base(X, y, sample_weight)
         matches = np.flatnonzero(self.classes_ == self.favorable_class)
         if matches.size == 0:
             raise ValueError(
@@ -418,6 +420,9 @@ class FairTTTSClassifier(_BaseTTTS):
 
 FairTTTSClassifier.__doc__ = FairTTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC).replace(
     "{prune_notes}", _PRUNE_NOTES
+)
+FairTTTSClassifier.fit.__doc__ = FairTTTSClassifier.fit.__doc__.replace(
+    "{sample_weight_doc}", _SAMPLE_WEIGHT_DOC
 )
 
 

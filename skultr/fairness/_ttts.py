@@ -30,7 +30,7 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 __all__ = ["TTTSClassifier"]
 
@@ -168,13 +168,16 @@ def _compile_forest(trees):
     )
 
 
-def _node_split_statistics(trees, forest, X32):
+def _node_split_statistics(trees, forest, X32, sample_weight=None):
     """Mean and standard deviation of each node's split feature over the rows reaching it.
 
     These are the ``mu_n`` and ``sigma_n`` of the TTTS paper's confidence (eq. 5) and
-    distance (eq. 6) heuristics, computed on the rows given to ``fit``. Nodes that no row
-    reaches get ``mu_n = t_n`` and ``sigma_n = 0``.
+    distance (eq. 6) heuristics, computed on the rows given to ``fit``, weighted by
+    ``sample_weight`` (an integer weight counts as that many copies of the row). Nodes
+    that no row reaches (or only rows of weight 0) get ``mu_n = t_n`` and ``sigma_n = 0``.
     """
+    if sample_weight is None:
+        sample_weight = np.ones(X32.shape[0])
     mean = forest.threshold.copy()
     std = np.zeros_like(mean)
     for k, est in enumerate(trees):
@@ -184,12 +187,13 @@ def _node_split_statistics(trees, forest, X32):
         nodes = indicator.indices.astype(np.intp)
         feature = forest.feature[start + nodes]
         x = X32[rows, feature].astype(np.float64)
+        w = sample_weight[rows]
         n_nodes = est.tree_.node_count
-        count = np.bincount(nodes, minlength=n_nodes).astype(np.float64)
+        count = np.bincount(nodes, weights=w, minlength=n_nodes)
         reached = count > 0
-        node_mean = np.bincount(nodes, weights=x, minlength=n_nodes)
+        node_mean = np.bincount(nodes, weights=w * x, minlength=n_nodes)
         node_mean[reached] /= count[reached]
-        sq = np.bincount(nodes, weights=(x - node_mean[nodes]) ** 2, minlength=n_nodes)
+        sq = np.bincount(nodes, weights=w * (x - node_mean[nodes]) ** 2, minlength=n_nodes)
         node_std = np.zeros(n_nodes)
         node_std[reached] = np.sqrt(sq[reached] / count[reached])
         internal = ~forest.is_leaf[start : start + n_nodes]
@@ -224,7 +228,15 @@ def _flip_model(kind, p_max, **arrays):
 
 
 def _make_flip_model(
-    forest, *, heuristic, p_max, depth_rate, distance_scale, trees=None, X32=None
+    forest,
+    *,
+    heuristic,
+    p_max,
+    depth_rate,
+    distance_scale,
+    trees=None,
+    X32=None,
+    sample_weight=None,
 ):
     """Per-node parameters of the flip probability (paper eq. 2-6, code variant for scale)."""
     p_max = float(p_max)
@@ -237,11 +249,11 @@ def _make_flip_model(
         p_node = np.clip(1.0 - forest.value.max(axis=1), 0.0, p_max)
         return _flip_model("constant", p_max, p_node=p_node)
     if heuristic == "confidence":  # eq. 5: p = max(p_max - |x - mu| / (sigma + eps), 0)
-        mean, std = _node_split_statistics(trees, forest, X32)
+        mean, std = _node_split_statistics(trees, forest, X32, sample_weight)
         return _flip_model("distance", p_max, center=mean, inv_scale=1.0 / (std + _EPS))
     # eq. 6: p = max(p_max - |x - t| / scale, 0)
     if distance_scale == "node_std":
-        _, std = _node_split_statistics(trees, forest, X32)
+        _, std = _node_split_statistics(trees, forest, X32, sample_weight)
         inv_scale = 1.0 / (std + _EPS)
     else:  # "max_threshold": the authors' code, one scale per tree
         inv_scale = 1.0 / np.maximum(forest.max_abs_threshold, _EPS)[forest.tree]
@@ -723,8 +735,31 @@ def _is_fitted(estimator):
     return True
 
 
+def _check_two_classes(classes, name):
+    """TTTS moves probability between classes: one class is a mistake, not a model."""
+    if len(classes) < 2:
+        raise ValueError(
+            f"{'y has' if name == 'y' else name + ' hold'} only one class "
+            f"({_scalar(classes[0])!r}); TTTS needs a classifier of at least two classes. "
+            "Check that y is the label column."
+        )
+
+
+def _scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _tree_list(inner):
     return [inner] if isinstance(inner, DecisionTreeClassifier) else list(inner.estimators_)
+
+
+_SAMPLE_WEIGHT_DOC = """sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows. Passed to the ``fit`` of an unfitted
+            ``estimator`` trained here, and used by the per-node feature statistics
+            (``heuristic="confidence"``, ``distance_scale="node_std"``), where an integer
+            weight counts as that many copies of the row. A fitted or frozen estimator
+            keeps the weights it was trained with. With metadata routing enabled, request
+            it with ``set_fit_request(sample_weight=True)``."""
 
 
 class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -749,11 +784,15 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return tags
 
     # -- fitting ----------------------------------------------------------------------
-    def _fit_base(self, X, y):
+    def _fit_base(self, X, y, sample_weight=None):
         """Validate, obtain the fitted trees and compile them. Returns float32 X."""
         _check_supported(self.estimator)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         self._check_before_fit(X, y)
         if _is_fitted(_unwrap(self.estimator)):
             # a FrozenEstimator or an already-fitted estimator is used as is
@@ -765,8 +804,11 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "pass the unfitted estimator itself so that fit can train it."
             )
         else:
-            self.estimator_ = clone(self.estimator).fit(X, y)
+            _check_two_classes(np.unique(y), "y")
+            fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+            self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         inner = _unwrap(self.estimator_)
+        _check_two_classes(inner.classes_, "the fitted estimator's classes_")
         n_in = getattr(inner, "n_features_in_", X.shape[1])
         if n_in != X.shape[1]:
             raise ValueError(
@@ -798,6 +840,7 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             distance_scale=self.distance_scale,
             trees=trees,
             X32=X32,
+            sample_weight=sample_weight,
         )
         return X, y
 
@@ -1127,7 +1170,7 @@ class TTTSClassifier(_BaseTTTS):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the wrapped estimator if needed and compile its trees.
 
         Parameters
@@ -1137,19 +1180,23 @@ class TTTSClassifier(_BaseTTTS):
             for ``heuristic="confidence"`` or ``distance_scale="node_std"``, for the
             per-node feature statistics.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Class labels, of at least two classes.
+        {sample_weight_doc}
 
         Returns
         -------
         self : TTTSClassifier
             The fitted post-processor.
         """
-        self._fit_base(X, y)
+        self._fit_base(X, y, sample_weight)
         return self
 
 
 TTTSClassifier.__doc__ = TTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC).replace(
     "{prune_notes}", _PRUNE_NOTES
+)
+TTTSClassifier.fit.__doc__ = TTTSClassifier.fit.__doc__.replace(
+    "{sample_weight_doc}", _SAMPLE_WEIGHT_DOC
 )
 
 

@@ -2,11 +2,38 @@
 
 The differences follow fairlearn's ``between_groups`` definitions (largest minus smallest
 group rate), so values agree with ``fairlearn.metrics`` where its rates are defined.
+
+Conventions shared by every metric of this module:
+
+- ``y_pred`` (and ``y_true`` where it is used) hold **binary class labels**: numbers, bools
+  or strings, at most two distinct values. ``pos_label`` (scikit-learn's name) is the
+  favourable label; it must be one of the labels present unless they are all of one value.
+  Probabilities or scores (non-integer numbers), more than two labels, missing values and
+  a ``pos_label`` that matches no label of a two-label input raise a ``ValueError`` naming
+  the argument and the first offending value: without that check they would select nobody
+  and report a gap of 0, "perfectly fair".
+- ``sensitive_features`` may hold any labels, but no missing value (NaN, None, pd.NA): a
+  missing group raises a ``ValueError`` naming its first row instead of becoming a group
+  of its own.
+- Empty input raises a ``ValueError`` naming ``y_pred`` (and ``y_true`` where the metric
+  reads it); ``sample_weight`` must be non-negative with at least one non-zero weight.
+- **Undefined rates.** A between-group difference is defined only when the rate is defined
+  in every group, and there are at least two groups. When a group lacks the rows a rate
+  needs (no positive ``y_true`` for a true positive rate, no negative one for a false
+  positive rate, zero total weight) or there is a single group, the metric returns NaN and
+  emits :class:`sklearn.exceptions.UndefinedMetricWarning` naming the groups, for every
+  ``agg``. Leaving such a group out (or counting its rate as 0, as fairlearn does) can
+  report a small gap for data that say nothing about the missing group; raising instead
+  would abort a whole cross-validation for one fold where a small group has no positive,
+  while a NaN score is reported by ``GridSearchCV`` and ranked last. This follows
+  scikit-learn's ``UndefinedMetricWarning`` convention.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import accuracy_score
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions, validate_params
@@ -22,15 +49,132 @@ __all__ = [
 ]
 
 
-def _check_inputs(y_true, y_pred, sensitive_features, sample_weight):
-    y_true = column_or_1d(y_true, warn=True) if y_true is not None else None
-    y_pred = column_or_1d(y_pred, warn=True)
-    groups = column_or_1d(sensitive_features, warn=True)
+def _preview(values, limit=6):
+    values = list(np.asarray(values).tolist())
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return f"[{shown}{', ...' if len(values) > limit else ''}]"
+
+
+def _scalar(value):
+    """A numpy scalar as the Python value it holds, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _as_column(values, name):
+    """``values`` as a 1-D array; a ValueError naming ``name`` for any other shape."""
+    shape = np.shape(values) if not hasattr(values, "shape") else values.shape
+    if len(shape) == 2 and shape[1] != 1 or len(shape) > 2:
+        raise ValueError(
+            f"{name} must be 1-D, one value per sample; got an array of shape {tuple(shape)}."
+        )
+    return column_or_1d(values, warn=True, input_name=name)
+
+
+def _missing_mask(values):
+    """Boolean mask of the missing entries (NaN, None, pd.NA, NaT) of a 1-D array."""
+    if values.dtype.kind in "fc":
+        return np.isnan(values)
+    if values.dtype.kind == "M":
+        return np.isnat(values)
+    if values.dtype.kind != "O":
+        return np.zeros(values.shape, bool)
+    return np.fromiter(
+        (v is None or v != v or type(v).__name__ in ("NAType", "NaTType") for v in values),
+        bool,
+        count=values.shape[0],
+    )
+
+
+def _check_labels(values, name):
+    """The distinct labels of ``values``, which must be binary class labels."""
+    missing = np.flatnonzero(_missing_mask(values))
+    if missing.size:
+        raise ValueError(
+            f"{name} must hold class labels; found a missing value "
+            f"({_scalar(values[missing[0]])!r}) at row {missing[0]}."
+        )
+    if values.dtype.kind in "fc":
+        fractional = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))
+        if fractional.size:
+            row = int(fractional[0])
+            raise ValueError(
+                f"{name} must hold predicted class labels, not probabilities or scores; "
+                f"found {values[row].item()!r} at row {row}. Pass the labels "
+                "(estimator.predict, or the scores thresholded, e.g. y_score >= 0.5)."
+            )
+    try:
+        labels = np.unique(values)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in values})
+        raise ValueError(
+            f"{name} mixes labels of different types ({', '.join(kinds)}); use one type."
+        ) from None
+    if labels.size > 2:
+        raise ValueError(
+            f"{name} must hold binary labels; found {labels.size} distinct labels "
+            f"{_preview(labels)}. Binarise it first, e.g. {name} == label."
+        )
+    return labels
+
+
+def _is_text(labels):
+    return labels.size > 0 and isinstance(labels[0], str)
+
+
+def _check_pos_label(labels, pos_label, names):
+    """``pos_label`` must be of the labels' kind, and one of them when there are two."""
+    if _is_text(labels) != isinstance(pos_label, str) or (
+        labels.size == 2 and not np.any(labels == pos_label)
+    ):
+        raise ValueError(
+            f"pos_label={pos_label!r} is not one of the labels of {names} "
+            f"{_preview(labels)}; pass the favourable label as pos_label."
+        )
+
+
+def _check_inputs(y_true, y_pred, sensitive_features, sample_weight, pos_label):
+    """Validated 1-D arrays and weights; see the module docstring for the conventions."""
+    y_true = _as_column(y_true, "y_true") if y_true is not None else None
+    y_pred = _as_column(y_pred, "y_pred")
+    groups = _as_column(sensitive_features, "sensitive_features")
     arrays = [y_pred, groups] if y_true is None else [y_true, y_pred, groups]
     check_consistent_length(*arrays)
-    weight = _check_sample_weight(sample_weight, y_pred)
     if y_pred.shape[0] == 0:
-        raise ValueError("y_pred is empty; fairness metrics need at least one row.")
+        # checked before the weights, whose own check would name no argument
+        names = "y_pred is" if y_true is None else "y_true and y_pred are"
+        raise ValueError(f"{names} empty; fairness metrics need at least one row.")
+    weight = _check_sample_weight(
+        sample_weight, y_pred, ensure_non_negative=True, allow_all_zero_weights=True
+    )
+    if not np.any(weight):
+        raise ValueError(
+            "sample_weight must contain at least one non-zero weight; every weight is 0."
+        )
+    missing = np.flatnonzero(_missing_mask(groups))
+    if missing.size:
+        raise ValueError(
+            "sensitive_features must name a group for every row; found a missing value "
+            f"({_scalar(groups[missing[0]])!r}) at row {missing[0]}. Drop those rows or give "
+            "the missing value a group label of its own."
+        )
+    labels = _check_labels(y_pred, "y_pred")
+    names = "y_pred"
+    if y_true is not None:
+        true_labels = _check_labels(y_true, "y_true")
+        if _is_text(true_labels) != _is_text(labels):
+            raise ValueError(
+                "y_true and y_pred must hold labels of the same kind; found "
+                f"{_preview(true_labels)} in y_true and {_preview(labels)} in y_pred."
+            )
+        labels = np.unique(np.concatenate([true_labels.astype(object), labels.astype(object)]))
+        if labels.size > 2:
+            raise ValueError(
+                "y_true and y_pred must share the same two labels; found "
+                f"{_preview(true_labels)} in y_true and {_preview(np.unique(y_pred))} in "
+                "y_pred."
+            )
+        names = "y_true and y_pred"
+    _check_pos_label(labels, pos_label, names)
     return y_true, y_pred, groups, weight
 
 
@@ -44,12 +188,26 @@ def _group_rates(hit, base, groups, weight):
     return labels, rates
 
 
-def _spread(rates):
-    """Largest minus smallest defined rate; NaN with fewer than two defined rates."""
-    defined = rates[~np.isnan(rates)]
-    if defined.size < 2:
+def _warn_undefined(message):
+    warnings.warn(message, UndefinedMetricWarning, stacklevel=5)
+
+
+def _spread(labels, rates, rate_name, lacking):
+    """Largest minus smallest group rate; NaN with a warning when it is undefined."""
+    if labels.size < 2:
+        _warn_undefined(
+            f"sensitive_features holds only one group ({_preview(labels)}): a difference "
+            "between groups is undefined; returning NaN."
+        )
         return float("nan")
-    return float(defined.max() - defined.min())
+    undefined = np.isnan(rates)
+    if undefined.any():
+        _warn_undefined(
+            f"The {rate_name} is undefined for the group(s) {_preview(labels[undefined])}, "
+            f"which have {lacking}; the difference between groups is undefined, returning NaN."
+        )
+        return float("nan")
+    return float(rates.max() - rates.min())
 
 
 _COMMON = {
@@ -92,9 +250,11 @@ def demographic_parity_difference(
     ...                               sensitive_features=["a", "a", "a", "b", "b", "b"])
     0.333...
     """
-    _, y_pred, groups, weight = _check_inputs(None, y_pred, sensitive_features, sample_weight)
-    _, rates = _group_rates(y_pred == pos_label, np.ones_like(y_pred, bool), groups, weight)
-    return _spread(rates)
+    _, y_pred, groups, weight = _check_inputs(
+        None, y_pred, sensitive_features, sample_weight, pos_label
+    )
+    labels, rates = _group_rates(y_pred == pos_label, np.ones_like(y_pred, bool), groups, weight)
+    return _spread(labels, rates, "selection rate", "zero total sample_weight")
 
 
 @validate_params(
@@ -146,11 +306,15 @@ def disparate_impact_ratio(
     ...                        unprivileged_group="a")
     3.0
     """
-    _, y_pred, groups, weight = _check_inputs(None, y_pred, sensitive_features, sample_weight)
+    _, y_pred, groups, weight = _check_inputs(
+        None, y_pred, sensitive_features, sample_weight, pos_label
+    )
     selected = (y_pred == pos_label).astype(np.float64) * weight
     if unprivileged_group is None:
-        _, rates = _group_rates(y_pred == pos_label, np.ones_like(y_pred, bool), groups, weight)
-        if rates.size < 2:
+        labels, rates = _group_rates(
+            y_pred == pos_label, np.ones_like(y_pred, bool), groups, weight
+        )
+        if np.isnan(_spread(labels, rates, "selection rate", "zero total sample_weight")):
             return float("nan")
         num, den = rates.min(), rates.max()
     else:
@@ -203,10 +367,10 @@ def equal_opportunity_difference(
     0.5
     """
     y_true, y_pred, groups, weight = _check_inputs(
-        y_true, y_pred, sensitive_features, sample_weight
+        y_true, y_pred, sensitive_features, sample_weight, pos_label
     )
-    _, tpr = _group_rates(y_pred == pos_label, y_true == pos_label, groups, weight)
-    return _spread(tpr)
+    labels, tpr = _group_rates(y_pred == pos_label, y_true == pos_label, groups, weight)
+    return _spread(labels, tpr, "true positive rate", "no row with y_true == pos_label")
 
 
 @validate_params(
@@ -247,16 +411,23 @@ def equalized_odds_difference(
     1.0
     """
     y_true, y_pred, groups, weight = _check_inputs(
-        y_true, y_pred, sensitive_features, sample_weight
+        y_true, y_pred, sensitive_features, sample_weight, pos_label
     )
     hit = y_pred == pos_label
     positive = y_true == pos_label
-    _, tpr = _group_rates(hit, positive, groups, weight)
+    labels, tpr = _group_rates(hit, positive, groups, weight)
     _, fpr = _group_rates(hit, ~positive, groups, weight)
-    diffs = np.array([_spread(tpr), _spread(fpr)])
-    if agg == "mean":
-        return float(diffs.mean())
-    return float(np.nan if np.isnan(diffs).all() else np.nanmax(diffs))
+    if labels.size < 2:
+        return _spread(labels, tpr, "true positive rate", "")
+    diffs = np.array(
+        [
+            _spread(labels, tpr, "true positive rate", "no row with y_true == pos_label"),
+            _spread(labels, fpr, "false positive rate", "no row with y_true != pos_label"),
+        ]
+    )
+    if np.isnan(diffs).any():
+        return float("nan")
+    return float(diffs.mean() if agg == "mean" else diffs.max())
 
 
 _METRICS = {
@@ -416,7 +587,9 @@ class _TradeoffScorer(_GroupColumnScorer):
     def __call__(self, estimator, X, y_true, sample_weight=None):
         y_pred, gap = self._predict_and_gap(estimator, X, y_true, sample_weight)
         accuracy = accuracy_score(y_true, y_pred, sample_weight=sample_weight)
-        return accuracy - self._factor * (0.0 if np.isnan(gap) else gap)
+        # An undefined gap (NaN, with the metric's UndefinedMetricWarning) stays NaN:
+        # counting it as 0 would score the fold as perfectly fair.
+        return accuracy - self._factor * gap
 
     def __repr__(self):
         return (
@@ -444,7 +617,9 @@ def make_fairness_tradeoff_scorer(
         Column of ``X`` (position, or name for a DataFrame) holding the groups.
     fairness_metric : {"demographic_parity_difference", "equal_opportunity_difference", \
             "equalized_odds_difference"}, default="demographic_parity_difference"
-        The gap to penalise (lower is better). A NaN gap (a single group) counts as 0.
+        The gap to penalise (lower is better). Where the gap is undefined (a single
+        group, or a group without the rows a rate needs) the score is NaN, which
+        ``GridSearchCV`` reports and ranks last; it is never counted as a gap of 0.
     fairness_weight : float >= 0, default=1.0
         Price of one unit of gap in units of accuracy.
     protected_threshold : float or None, default=None

@@ -21,20 +21,32 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 
-from skultr.utils._interactions import check_interactions, check_propensity
+from skultr.utils._interactions import (
+    _as_id_array,
+    check_interactions,
+    check_propensity,
+    index_ids,
+    lookup_ids,
+    resolve_propensity,
+)
 
 from ._ranking import (
+    _TIES,
     _as_1d_float,
     _check_k,
     _check_option,
     _check_ranking_inputs,
+    _expected_top_k_sum,
     _mean_over_queries,
     _sort_queries,
+    _tie_blocks,
     dcg_score,
 )
 
 _LOSSES = ("least_squares", "squared", "logistic")
 _IPS_METRICS = ("dcg", "recall")
+# Users whose top-k lists the IPS scorer asks recommend() for at once.
+_SCORER_CHUNK_USERS = 4096
 
 
 def _check_clip(clip):
@@ -75,6 +87,7 @@ def ips_dcg_at_k_score(
     propensity: ArrayLike,
     k: int | None = 10,
     clip: float = 0.0,
+    ties: str = "average",
 ) -> float:
     """IPS estimate of DCG@k from MNAR clicks: each click weighted by ``1 / max(θ, clip)``.
 
@@ -92,6 +105,9 @@ def ips_dcg_at_k_score(
     k : int or None, default=10
     clip : float in [0, 1], default=0.0
         Propensities below ``clip`` are raised to it (bias for less variance); 0 = unbiased.
+    ties : {"average", "pessimistic"}, default="average"
+        Tied scores: the expectation over every order of the tied rows (the convention of
+        every ranking metric, see :mod:`skultr.metrics`), or clicked rows last.
 
     Returns
     -------
@@ -124,7 +140,9 @@ def ips_dcg_at_k_score(
     2.2619
     """
     weights = _inverse_weights(y_true, propensity, clip)
-    return dcg_score(weights, y_score, qid=qid, k=_check_k(k), gain="linear", no_relevant="zero")
+    return dcg_score(
+        weights, y_score, qid=qid, k=_check_k(k), gain="linear", no_relevant="zero", ties=ties
+    )
 
 
 def ips_recall_at_k_score(
@@ -135,6 +153,7 @@ def ips_recall_at_k_score(
     propensity: ArrayLike,
     k: int | None = 10,
     clip: float = 0.0,
+    ties: str = "average",
 ) -> float:
     """Self-normalised IPS estimate of Recall@k from MNAR clicks.
 
@@ -144,7 +163,7 @@ def ips_recall_at_k_score(
 
     Parameters
     ----------
-    y_true, y_score, qid, propensity, k, clip
+    y_true, y_score, qid, propensity, k, clip, ties
         As in :func:`ips_dcg_at_k_score`.
 
     Returns
@@ -163,10 +182,10 @@ def ips_recall_at_k_score(
     """
     weights = _inverse_weights(y_true, propensity, clip)
     k = _check_k(k)
+    _check_option("ties", ties, _TIES)
     weights, y_score, group, n_queries = _check_ranking_inputs(weights, y_score, qid)
     sq = _sort_queries(weights, y_score, group, n_queries)
-    in_top = sq.relevance if k is None else sq.relevance * (sq.rank < k)
-    hit_weight = np.bincount(sq.query, weights=in_top, minlength=n_queries)
+    hit_weight = _expected_top_k_sum(sq, _tie_blocks(sq, ties), sq.relevance, k)
     total = np.bincount(sq.query, weights=sq.relevance, minlength=n_queries)
     has_click = total > 0
     recall = np.divide(hit_weight, total, out=np.zeros(n_queries), where=has_click)
@@ -260,55 +279,55 @@ class _IPSScorer:
     def __repr__(self):
         return f"make_ips_scorer({self.metric!r}, k={self.k}, clip={self.clip})"
 
-    def _theta(self, users, items):
-        spec = self.propensity
-        if hasattr(spec, "predict"):
-            values = spec.predict(np.column_stack([users, items]))
-            name = f"propensity (the predictions of {type(spec).__name__})"
-            return _check_propensity_values(values, users.shape[0], name=name)
-        table = np.asarray(spec, dtype=np.float64)
-        if table.ndim == 1:
-            if items.max() >= table.shape[0]:
-                raise ValueError(
-                    f"propensity has {table.shape[0]} item entries but X has item id "
-                    f"{items.max()}."
-                )
-            return _check_propensity_values(table[items], users.shape[0])
-        if table.ndim == 2:
-            if users.max() >= table.shape[0] or items.max() >= table.shape[1]:
-                raise ValueError(
-                    f"propensity has shape {table.shape} but X has pairs up to "
-                    f"({users.max()}, {items.max()})."
-                )
-            return _check_propensity_values(table[users, items], users.shape[0])
-        raise ValueError(
-            "propensity must be an array of shape (n_items,) or (n_users, n_items), or an "
-            f"object with predict(X); got an array of shape {table.shape}."
+    def _theta(self, users, items, y):
+        if self.propensity is None:  # uniform: the plain (unweighted) metric
+            return np.ones(users.shape[0])
+        theta, _, _ = resolve_propensity(
+            self.propensity, users, items, fit=False, predict_y=y, name="propensity"
         )
+        return theta
 
     def __call__(self, estimator, X, y=None):
-        users, items, _ = check_interactions(X)
+        read = getattr(estimator, "_raw_pairs", check_interactions)  # the estimator's columns
+        users, items, _ = read(X)
         if y is not None:
             y = _as_1d_float("y", y)
             if y.shape[0] != users.shape[0]:
                 raise ValueError(f"y has {y.shape[0]} entries but X has {users.shape[0]} rows.")
-            users, items = users[y > 0], items[y > 0]
+            keep = y > 0
+            users, items, y = users[keep], items[keep], y[keep]
         if users.size == 0:
             raise ValueError("no held-out click to score (X is empty or every y is 0).")
-        weight = 1.0 / np.maximum(self._theta(users, items), self.clip)
-        width = int(items.max()) + 1
-        key, first = np.unique(users * width + items, return_index=True)  # a click counts once
+        weight = 1.0 / np.maximum(self._theta(users, items, y), self.clip)
+        # Held-out clicks as (user index, item index) pairs of this fold; a click counts once.
+        fold_users, user_index = index_ids(users)
+        item_ids, item_index = index_ids(items)
+        width = item_ids.size
+        key, first = np.unique(user_index * width + item_index, return_index=True)
         weight = weight[first]
-        fold_users, user_index = np.unique(key // width, return_inverse=True)
-        top, _ = estimator.recommend(fold_users, n=self.k, exclude_seen=True)
-        top_key = fold_users[:, None] * width + np.where((top >= 0) & (top < width), top, 0)
-        found = np.minimum(np.searchsorted(key, top_key), key.size - 1)
-        hit = (key[found] == top_key) & (top >= 0) & (top < width)
-        gain = np.where(hit, weight[found], 0.0)
+        n_users = fold_users.size
+        gain = np.zeros((n_users, self.k))
+        # recommend() bounds its own memory; the scorer keeps k columns per user, in blocks.
+        step = max(1, _SCORER_CHUNK_USERS)
+        for start in range(0, n_users, step):
+            stop = min(start + step, n_users)
+            top, _ = estimator.recommend(fold_users[start:stop], n=self.k, exclude_seen=True)
+            top = np.asarray(top)
+            valid = np.array([v is not None for v in top.ravel()]).reshape(top.shape)
+            if top.dtype != object:
+                valid &= top >= 0
+            top_index = np.full(top.shape, -1, dtype=np.int64)
+            top_index[valid] = lookup_ids(
+                _as_id_array(top[valid], "recommended item ids"), item_ids
+            )
+            top_key = np.arange(start, stop)[:, None] * width + np.maximum(top_index, 0)
+            found = np.minimum(np.searchsorted(key, top_key), key.size - 1)
+            hit = (key[found] == top_key) & (top_index >= 0)
+            gain[start:stop] = np.where(hit, weight[found], 0.0)
         if self.metric == "dcg":
             discount = 1.0 / np.log2(np.arange(2, self.k + 2))
             return float(np.mean(gain @ discount))
-        total = np.bincount(user_index, weights=weight, minlength=fold_users.size)
+        total = np.bincount(key // width, weights=weight, minlength=n_users)
         return float(np.mean(gain.sum(axis=1) / total))
 
 

@@ -1,16 +1,22 @@
 """Grouped ranking metrics: nDCG, DCG, ERR and MAP averaged over the queries given by ``qid``.
 
-Every metric follows the same vectorised plan, with no Python loop over queries:
+The conventions shared by every metric (ties, queries without a relevant document) are stated
+once, in the docstring of :mod:`skultr.metrics`. Every metric follows the same vectorised plan,
+with no Python loop over queries:
 
 1. map ``qid``, the scores and the grades to dense integer codes (a lookup table for integer
    ids, one argsort otherwise, :func:`numpy.unique` for strings and objects);
 2. sort all rows once by ``(query, -score, relevance)`` with a single argsort of the packed
    integer key (:func:`numpy.lexsort` if the key would overflow int64), so each query is a
    contiguous block ordered from the best to the worst score and, within tied scores, from the
-   least to the most relevant document (pessimistic tie-breaking);
-3. compute the 0-based rank of each row inside its block from the block starts;
-4. reduce per query with :func:`numpy.add.reduceat` / :func:`numpy.bincount` (ERR's running
-   product with a segmented doubling scan) and average over queries.
+   least to the most relevant document (the order ``ties="pessimistic"`` scores);
+3. compute the 0-based rank of each row inside its query, and the blocks of tied scores
+   (:func:`_tie_blocks`; with ``ties="pessimistic"`` every row is a block of its own, so one
+   code path serves both conventions);
+4. reduce per tie block and per query with :func:`numpy.add.reduceat` /
+   :func:`numpy.bincount`, using closed forms of the expectation over the orderings of each
+   tie block (ERR: a dynamic programme over the block's items, vectorised over blocks), and
+   average over queries.
 """
 
 import math
@@ -24,6 +30,9 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 _GAINS = ("exponential", "linear")
 _NO_RELEVANT = ("skip", "zero", "one")
+# DCG is not normalised: "one" has no meaning for it.
+_NO_RELEVANT_DCG = ("skip", "zero")
+_TIES = ("average", "pessimistic")
 # 2.0 ** 1024 overflows float64; exponential gains need 2 ** grade to stay finite.
 _MAX_EXPONENTIAL_GRADE = 1023
 
@@ -262,21 +271,69 @@ def _discounts(rank, k):
     return discount
 
 
-def _tie_averaged_dcg(sq, gains, discount):
-    """Per-query DCG averaged over every ordering of tied scores, computed exactly.
+class _TieBlocks(NamedTuple):
+    """Blocks of tied scores of :class:`_SortedQueries` rows (each inside one query).
 
-    Each block ``T`` of tied scores occupies a fixed set of positions whatever the order inside
-    it, so its expected contribution is ``mean(gain over T) * sum(discount over positions of T)``.
+    ``starts``/``sizes`` locate each block among the sorted rows, ``query`` is its query and
+    ``first_rank`` the 0-based rank of its first row; ``of_row`` is the block of each row.
+    """
+
+    starts: np.ndarray
+    sizes: np.ndarray
+    query: np.ndarray
+    first_rank: np.ndarray
+    of_row: np.ndarray
+
+
+def _tie_blocks(sq, ties):
+    """The blocks over which a metric averages: tied scores, or single rows if pessimistic.
+
+    A block of tied scores occupies a fixed set of ranks whatever its internal order. With
+    ``ties="pessimistic"`` every row is its own block, so the rows keep the sorted order
+    (non-relevant before relevant within tied scores) and the closed forms below reduce to
+    the metric of that one ordering.
     """
     n = len(sq.score)
-    new_tie = np.ones(n, dtype=bool)
-    new_tie[1:] = (sq.query[1:] != sq.query[:-1]) | (sq.score[1:] != sq.score[:-1])
-    tie_starts = np.flatnonzero(new_tie)
-    tie_sizes = np.diff(np.append(tie_starts, n))
-    tie_mean_gain = np.add.reduceat(gains, tie_starts) / tie_sizes
-    tie_discount = np.add.reduceat(discount, tie_starts)
+    new_block = np.ones(n, dtype=bool)
+    if ties == "average":
+        new_block[1:] = (sq.query[1:] != sq.query[:-1]) | (sq.score[1:] != sq.score[:-1])
+    starts = np.flatnonzero(new_block)
+    sizes = np.diff(np.append(starts, n))
+    of_row = np.cumsum(new_block, dtype=np.intp) - 1
+    return _TieBlocks(
+        starts=starts,
+        sizes=sizes,
+        query=sq.query[starts],
+        first_rank=sq.rank[starts],
+        of_row=of_row,
+    )
+
+
+def _expected_dcg(sq, blocks, gains, discount):
+    """Per-query DCG averaged over every ordering of each tie block, computed exactly.
+
+    A tie block ``T`` occupies a fixed set of positions whatever its internal order, so its
+    expected contribution is ``mean(gain over T) * sum(discount over positions of T)``.
+    """
+    block_mean_gain = np.add.reduceat(gains, blocks.starts) / blocks.sizes
+    block_discount = np.add.reduceat(discount, blocks.starts)
     return np.bincount(
-        sq.query[tie_starts], weights=tie_mean_gain * tie_discount, minlength=sq.n_queries
+        blocks.query, weights=block_mean_gain * block_discount, minlength=sq.n_queries
+    )
+
+
+def _expected_top_k_sum(sq, blocks, values, k):
+    """Per-query expected sum of ``values`` over the top ``k`` ranks, ties averaged exactly.
+
+    A tie block of ``n`` rows with ``s`` of its ranks inside the top ``k`` puts each of its rows
+    there with probability ``s / n``: it contributes ``sum(values over the block) * s / n``.
+    """
+    if k is None:
+        return np.bincount(sq.query, weights=values, minlength=sq.n_queries)
+    slots = np.clip(k - blocks.first_rank, 0, blocks.sizes)
+    block_sum = np.add.reduceat(values, blocks.starts)
+    return np.bincount(
+        blocks.query, weights=block_sum * slots / blocks.sizes, minlength=sq.n_queries
     )
 
 
@@ -284,6 +341,82 @@ def _ideal_dcg(sq, gains, discount):
     """Per-query DCG of the ideal ordering (documents sorted by decreasing relevance)."""
     ideal_order = _argsort_by((sq.query, sq.n_queries), (sq.n_grades - 1 - sq.grade, sq.n_grades))
     return np.bincount(sq.query, weights=gains[ideal_order] * discount, minlength=sq.n_queries)
+
+
+def _expected_err(sq, blocks, stop, not_stop, k):
+    """Per-query ERR@k averaged exactly over the orderings of each tie block.
+
+    The probability of reaching a block is the product of ``1 - R`` over the query's earlier
+    rows, whatever their order. The first ``j`` positions of a block hold a uniformly random
+    ``j``-subset of its rows, so the cascade passes them with probability ``m_j``, the mean over
+    ``j``-subsets of the product of ``1 - R`` (``m_0 = 1``), and stops at the block's
+    ``j``-th position with probability ``m_{j-1} - m_j`` (:func:`_block_pass_probabilities`).
+    Single-row blocks (all of them with ``ties="pessimistic"``) contribute ``R / rank``.
+    """
+    reach = _segmented_cumprod(not_stop, sq.rank)  # inclusive: through each row
+    n_blocks = len(blocks.starts)
+    before = np.ones(n_blocks)
+    inside = blocks.first_rank > 0
+    before[inside] = reach[blocks.starts[inside] - 1]
+    depth = blocks.sizes if k is None else np.clip(k - blocks.first_rank, 0, blocks.sizes)
+    contribution = np.zeros(n_blocks)
+    single = (blocks.sizes == 1) & (depth > 0)
+    contribution[single] = stop[blocks.starts[single]] / (blocks.first_rank[single] + 1.0)
+    tied = np.flatnonzero((blocks.sizes > 1) & (depth > 0))
+    # Blocks of similar size (same bit length) share one array, so memory stays O(rows).
+    size_class = np.frexp(blocks.sizes[tied])[1]
+    for c in np.unique(size_class):
+        members = tied[size_class == c]
+        sizes, width = blocks.sizes[members], int(depth[members].max())
+        m = _block_pass_probabilities(not_stop, blocks.starts[members], sizes, width)
+        j = np.arange(1, width + 1)
+        stop_at = (m[:, :-1] - m[:, 1:]) * (j <= depth[members, None])
+        contribution[members] = (stop_at / (blocks.first_rank[members, None] + j)).sum(axis=1)
+    return np.bincount(blocks.query, weights=before * contribution, minlength=sq.n_queries)
+
+
+def _block_pass_probabilities(not_stop, starts, sizes, width):
+    """``m[b, j]``: mean over the ``j``-subsets of block ``b`` of the product of ``not_stop``.
+
+    One pass over the rows of all blocks at once (row ``t`` of every block of at least ``t``
+    rows per step): with ``q_t`` the ``t``-th row's value,
+    ``m_j <- ((t - j) m_j + j q_t m_{j-1}) / t``, a convex combination, so the values stay in
+    [0, 1] without cancellation. Columns ``j = 0 .. width``; ``O(rows * width)`` work.
+    """
+    order = np.argsort(-sizes, kind="stable")
+    starts, sizes = starts[order], sizes[order]
+    m = np.zeros((len(starts), width + 1))
+    m[:, 0] = 1.0
+    for t in range(1, int(sizes[0]) + 1):
+        active = int(np.searchsorted(-sizes, -t, side="right"))  # blocks with >= t rows
+        c = min(t, width)
+        j = np.arange(1, c + 1)
+        q = not_stop[starts[:active] + t - 1][:, None]
+        m[:active, 1 : c + 1] = ((t - j) * m[:active, 1 : c + 1] + j * q * m[:active, :c]) / t
+    result = np.empty_like(m)
+    result[order] = m
+    return result
+
+
+def _expected_precision_sum(sq, blocks, relevant, k):
+    """Per-query sum over the top ``k`` ranks of ``P@r * rel_r``, ties averaged exactly.
+
+    For a block of ``n`` rows holding ``a`` relevant ones, after ``h`` relevant rows of the
+    query, its ``j``-th position is relevant with probability ``a / n``, and then the expected
+    number of relevant rows up to it is ``h + 1 + (j - 1) (a - 1) / (n - 1)`` (McSherry and
+    Najork, 2008). With single-row blocks this is ``rel_r * hits@r``.
+    """
+    in_block = np.add.reduceat(relevant, blocks.starts)
+    hits = _segmented_cumsum(relevant, sq)
+    before = hits[blocks.starts] - relevant[blocks.starts]
+    n = blocks.sizes[blocks.of_row]
+    a = in_block[blocks.of_row]
+    within = np.arange(len(sq.rank)) - blocks.starts[blocks.of_row]
+    pair = np.divide(a - 1.0, n - 1.0, out=np.zeros(len(n)), where=n > 1)
+    term = (a / n) * (before[blocks.of_row] + 1.0 + within * pair) / (sq.rank + 1.0)
+    if k is not None:
+        term = term * (sq.rank < k)
+    return np.bincount(sq.query, weights=term, minlength=sq.n_queries)
 
 
 def _segmented_cumprod(values, rank):
@@ -305,7 +438,7 @@ def _segmented_cumprod(values, rank):
 
 
 def _segmented_cumsum(values, sq):
-    """Inclusive cumulative sum of integer ``values`` restarting at each query start."""
+    """Inclusive cumulative sum of integer-valued ``values`` restarting at each query start."""
     total = np.cumsum(values)
     before_query = total[sq.starts] - values[sq.starts]
     return total - np.repeat(before_query, sq.sizes)
@@ -339,17 +472,19 @@ def _has_relevant(sq):
 # --------------------------------------------------------------------------------------------
 
 
-def _per_query_dcg(y_true, y_score, qid, k, gain):
+def _per_query_dcg(y_true, y_score, qid, k, gain, ties):
     """Validate, sort and return (sorted queries, gains, discounts, per-query DCG)."""
     k = _check_k(k)
     _check_option("gain", gain, _GAINS)
+    _check_option("ties", ties, _TIES)
     y_true, y_score, group, n_queries = _check_ranking_inputs(y_true, y_score, qid)
     if gain == "exponential":
         _check_exponential_grades(y_true, "gain='exponential'")
     sq = _sort_queries(y_true, y_score, group, n_queries)
     gains = _gains(sq.relevance, gain)
     discount = _discounts(sq.rank, k)
-    return sq, gains, discount, _tie_averaged_dcg(sq, gains, discount)
+    blocks = _tie_blocks(sq, ties)
+    return sq, gains, discount, _expected_dcg(sq, blocks, gains, discount)
 
 
 def dcg_score(
@@ -359,7 +494,8 @@ def dcg_score(
     qid: ArrayLike,
     k: int | None = 10,
     gain: str = "exponential",
-    no_relevant: str = "zero",
+    no_relevant: str = "skip",
+    ties: str = "average",
 ) -> float:
     """Discounted Cumulative Gain at ``k``, averaged over queries.
 
@@ -377,15 +513,25 @@ def dcg_score(
     gain : {"exponential", "linear"}, default="exponential"
         ``"exponential"`` uses ``2 ** y - 1`` (the learning-to-rank convention), ``"linear"``
         uses ``y`` (the convention of :func:`sklearn.metrics.dcg_score`).
-    no_relevant : {"zero", "skip"}, default="zero"
-        Queries without a relevant document have DCG 0: ``"zero"`` keeps them in the mean,
-        ``"skip"`` leaves them out (the convention of recommendation benchmarks that average
-        DCG@k over the test users with at least one positive).
+    no_relevant : {"skip", "zero"}, default="skip"
+        Queries without a relevant document (all ``y_true == 0``) have DCG 0 whatever the
+        ranking: ``"skip"`` leaves them out of the mean (the convention of every
+        :mod:`skultr.metrics` ranking metric, and of recommendation benchmarks that average
+        DCG@k over the test users with at least one positive), ``"zero"`` keeps them at 0 (the
+        mean over all queries; unbiased IPS estimates of DCG need it). Development versions
+        before the metrics shared one convention defaulted to ``"zero"``.
+    ties : {"average", "pessimistic"}, default="average"
+        How documents with equal scores are ordered (the convention of every
+        :mod:`skultr.metrics` ranking metric, see its docstring): ``"average"`` gives the exact
+        mean over every ordering of each block of tied scores; ``"pessimistic"`` puts the less
+        relevant documents first, the worst ordering the scores allow.
 
     Returns
     -------
     score : float
-        Mean DCG@k over the queries kept by ``no_relevant``.
+        Mean DCG@k over the queries kept by ``no_relevant``. ``nan`` (with an
+        :class:`~sklearn.exceptions.UndefinedMetricWarning`) when ``no_relevant="skip"`` and no
+        query has a relevant document.
 
     See Also
     --------
@@ -398,12 +544,12 @@ def dcg_score(
     .. math:: \\mathrm{DCG@}k = \\sum_{r=1}^{k} \\frac{G(y_r)}{\\log_2(r + 1)},
               \\qquad G(y) = 2^{y} - 1 \\text{ or } G(y) = y .
 
-    **Ties.** Documents with equal scores have no defined order, so the DCG is averaged over all
-    orderings of each block of tied scores. The average is computed exactly: a tie block ``T``
-    occupies a fixed set of positions ``P`` whatever its internal order, and contributes
+    **Ties.** Documents with equal scores have no defined order, so by default the DCG is averaged
+    over all orderings of each block of tied scores. The average is computed exactly: a tie block
+    ``T`` occupies a fixed set of positions ``P`` whatever its internal order, and contributes
     ``mean(G(y) over T) * sum(1 / log2(r + 1) over r in P, r <= k)``. This is the semantics of
-    :func:`sklearn.metrics.dcg_score` with ``ignore_ties=False``, and it makes the result
-    independent of the row order.
+    :func:`sklearn.metrics.dcg_score` with ``ignore_ties=False`` (with ``no_relevant="zero"``
+    the two agree), and it makes the result independent of the row order.
 
     References
     ----------
@@ -421,8 +567,8 @@ def dcg_score(
     >>> round(dcg_score(y_true, y_score, qid=qid, gain="linear"), 4)
     1.5655
     """
-    _check_option("no_relevant", no_relevant, ("zero", "skip"))
-    sq, _, _, dcg = _per_query_dcg(y_true, y_score, qid, k, gain)
+    _check_option("no_relevant", no_relevant, _NO_RELEVANT_DCG)
+    sq, _, _, dcg = _per_query_dcg(y_true, y_score, qid, k, gain, ties)
     return _mean_over_queries(dcg, _has_relevant(sq), no_relevant, "DCG")
 
 
@@ -434,6 +580,7 @@ def ndcg_score(
     k: int | None = 10,
     gain: str = "exponential",
     no_relevant: str = "skip",
+    ties: str = "average",
 ) -> float:
     """Normalised Discounted Cumulative Gain at ``k``, averaged over queries.
 
@@ -455,6 +602,11 @@ def ndcg_score(
         What to do with queries without any relevant document (all ``y_true == 0``), whose nDCG
         is 0 / 0: ``"skip"`` leaves them out of the mean, ``"zero"`` / ``"one"`` score them 0 / 1.
         ``"zero"`` matches :func:`sklearn.metrics.ndcg_score`.
+    ties : {"average", "pessimistic"}, default="average"
+        How documents with equal scores are ordered (the convention of every
+        :mod:`skultr.metrics` ranking metric, see its docstring): ``"average"`` gives the exact
+        mean over every ordering of each block of tied scores; ``"pessimistic"`` puts the less
+        relevant documents first, the worst ordering the scores allow.
 
     Returns
     -------
@@ -475,11 +627,13 @@ def ndcg_score(
     with ``G(y) = 2 ** y - 1`` or ``G(y) = y`` and IDCG@k the DCG@k of the documents sorted by
     decreasing relevance.
 
-    **Ties.** The DCG is the exact average over all orderings of each block of tied scores: a tie
-    block contributes its mean gain times the sum of the discounts of the positions it occupies
-    (truncated at ``k``). With ``gain="linear"`` and ``no_relevant="zero"`` this equals the mean
-    over queries of :func:`sklearn.metrics.ndcg_score` (``ignore_ties=False``). The result does
-    not depend on the row order. A constant scorer gets the expected nDCG of a random ranking.
+    **Ties.** By default the DCG is the exact average over all orderings of each block of tied
+    scores: a tie block contributes its mean gain times the sum of the discounts of the
+    positions it occupies (truncated at ``k``). With ``gain="linear"`` and
+    ``no_relevant="zero"`` this equals the mean over queries of
+    :func:`sklearn.metrics.ndcg_score` (``ignore_ties=False``). The result does not depend on
+    the row order. A constant scorer gets the expected nDCG of a random ranking.
+    ``ties="pessimistic"`` puts the less relevant documents first instead.
 
     References
     ----------
@@ -500,7 +654,7 @@ def ndcg_score(
     0.5
     """
     _check_option("no_relevant", no_relevant, _NO_RELEVANT)
-    sq, gains, discount, dcg = _per_query_dcg(y_true, y_score, qid, k, gain)
+    sq, gains, discount, dcg = _per_query_dcg(y_true, y_score, qid, k, gain, ties)
     ideal = _ideal_dcg(sq, gains, discount)
     has_relevant = ideal > 0
     ndcg = np.divide(dcg, ideal, out=np.zeros_like(dcg), where=has_relevant)
@@ -515,6 +669,7 @@ def err_score(
     k: int | None = 10,
     max_grade: float | None = None,
     no_relevant: str = "skip",
+    ties: str = "average",
 ) -> float:
     """Expected Reciprocal Rank at ``k`` (Chapelle et al., 2009), averaged over queries.
 
@@ -537,6 +692,11 @@ def err_score(
         What to do with queries without any relevant document (all ``y_true == 0``), whose ERR is
         0 whatever the ranking: ``"skip"`` leaves them out of the mean, ``"zero"`` / ``"one"``
         score them 0 / 1.
+    ties : {"average", "pessimistic"}, default="average"
+        How documents with equal scores are ordered (the convention of every
+        :mod:`skultr.metrics` ranking metric, see its docstring): ``"average"`` gives the exact
+        mean over every ordering of each block of tied scores; ``"pessimistic"`` puts the less
+        relevant documents first, the worst ordering the scores allow.
 
     Returns
     -------
@@ -556,9 +716,15 @@ def err_score(
     ERR is not normalised: even the ideal ranking scores below 1 unless a document has
     ``g = g_max`` and ``g_max`` is large.
 
-    **Ties.** Documents with equal scores are ordered pessimistically: the less relevant ones come
-    first. A constant scorer therefore gets the worst ERR, not a lucky one, and the result does
-    not depend on the row order.
+    **Ties.** By default ERR is the exact mean over every ordering of each block of tied scores,
+    so a constant scorer gets the expected ERR of a random ranking. Inside a block of ``n``
+    tied documents the first ``j`` positions hold a uniformly random ``j``-subset, so the user
+    passes them with probability ``m_j``, the mean over ``j``-subsets of ``prod (1 - R_i)``,
+    and stops at the ``j``-th with probability ``m_{j-1} - m_j``; ``m`` comes from a stable
+    recursion over the block's documents in ``O(n * min(n, k))`` operations (vectorised over
+    blocks), which is cheap with a cut-off ``k`` but quadratic in the size of a tie block when
+    ``k=None``. ``ties="pessimistic"`` puts the less relevant documents first instead. Either
+    way the result does not depend on the row order.
 
     References
     ----------
@@ -576,21 +742,17 @@ def err_score(
     """
     k = _check_k(k)
     _check_option("no_relevant", no_relevant, _NO_RELEVANT)
+    _check_option("ties", ties, _TIES)
     y_true, y_score, group, n_queries = _check_ranking_inputs(y_true, y_score, qid)
     g_max = _check_max_grade(max_grade, y_true)
     sq = _sort_queries(y_true, y_score, group, n_queries)
 
-    top = sq.rank < k if k is not None else slice(None)
-    g, rank, query = sq.relevance[top], sq.rank[top], sq.query[top]
     scale = 2.0**g_max
-    two_g = np.exp2(g)
-    R = (two_g - 1.0) / scale
+    two_g = np.exp2(sq.relevance)
+    stop = (two_g - 1.0) / scale  # R
     # 1 - R written as one fraction, exact for integer grades below 53.
     not_stop = (scale - two_g + 1.0) / scale
-    reach = np.ones_like(R)  # prod_{i<r} (1 - R_i): probability of reaching rank r
-    reach[1:] = _segmented_cumprod(not_stop, rank)[:-1]
-    reach[rank == 0] = 1.0
-    err = np.bincount(query, weights=R * reach / (rank + 1.0), minlength=n_queries)
+    err = _expected_err(sq, _tie_blocks(sq, ties), stop, not_stop, k)
     return _mean_over_queries(err, _has_relevant(sq), no_relevant, "ERR")
 
 
@@ -627,6 +789,7 @@ def average_precision_score(
     qid: ArrayLike,
     k: int | None = None,
     no_relevant: str = "skip",
+    ties: str = "average",
 ) -> float:
     """Mean Average Precision (MAP@k) over queries, with binary relevance ``y_true > 0``.
 
@@ -644,6 +807,11 @@ def average_precision_score(
     no_relevant : {"skip", "zero", "one"}, default="skip"
         What to do with queries without any relevant document, whose AP is 0 / 0: ``"skip"``
         leaves them out of the mean, ``"zero"`` / ``"one"`` score them 0 / 1.
+    ties : {"average", "pessimistic"}, default="average"
+        How documents with equal scores are ordered (the convention of every
+        :mod:`skultr.metrics` ranking metric, see its docstring): ``"average"`` gives the exact
+        mean over every ordering of each block of tied scores; ``"pessimistic"`` puts the less
+        relevant documents first, the worst ordering the scores allow.
 
     Returns
     -------
@@ -663,15 +831,22 @@ def average_precision_score(
     the query has more than ``k`` relevant documents. With ``k=None`` the divisor is ``n_rel``,
     the usual (untruncated) average precision. MAP is the mean of AP over queries.
 
-    **Ties.** Documents with equal scores are ordered pessimistically: non-relevant ones come
-    first. A constant scorer therefore gets the worst AP, not a lucky one, and the result does not
-    depend on the row order. This differs from :func:`sklearn.metrics.average_precision_score`,
-    which ranks by thresholds (all tied documents enter at once).
+    **Ties.** By default AP is the exact mean over every ordering of each block of tied scores
+    (McSherry and Najork, 2008): the ``j``-th position of a block of ``n`` documents holding
+    ``a`` relevant ones, after ``h`` relevant documents ranked above it, is relevant with
+    probability ``a / n``, and then the expected number of relevant documents up to it is
+    ``h + 1 + (j - 1) (a - 1) / (n - 1)``. A constant scorer gets the expected AP of a random
+    ranking. ``ties="pessimistic"`` puts the non-relevant documents first instead. Either way
+    the result does not depend on the row order. This differs from
+    :func:`sklearn.metrics.average_precision_score`, which ranks by thresholds (all tied
+    documents enter at once).
 
     References
     ----------
     .. [1] C. D. Manning, P. Raghavan and H. Schütze, "Introduction to Information Retrieval",
        Cambridge University Press, 2008, section 8.4.
+    .. [2] F. McSherry and M. Najork, "Computing information retrieval performance measures
+       efficiently in the presence of tied scores", ECIR 2008.
 
     Examples
     --------
@@ -687,16 +862,13 @@ def average_precision_score(
     """
     k = _check_k(k)
     _check_option("no_relevant", no_relevant, _NO_RELEVANT)
+    _check_option("ties", ties, _TIES)
     y_true, y_score, group, n_queries = _check_ranking_inputs(y_true, y_score, qid)
     sq = _sort_queries(y_true, y_score, group, n_queries)
 
-    relevant = (sq.relevance > 0).astype(np.int64)
+    relevant = (sq.relevance > 0).astype(np.float64)
     n_relevant = np.bincount(sq.query, weights=relevant, minlength=n_queries)
-    hits = _segmented_cumsum(relevant, sq)  # relevant documents among the top r
-    counted = relevant if k is None else relevant * (sq.rank < k)
-    precision_sum = np.bincount(
-        sq.query, weights=counted * (hits / (sq.rank + 1.0)), minlength=n_queries
-    )
+    precision_sum = _expected_precision_sum(sq, _tie_blocks(sq, ties), relevant, k)
     divisor = n_relevant if k is None else np.minimum(n_relevant, k)
     has_relevant = n_relevant > 0
     ap = np.divide(precision_sum, divisor, out=np.zeros(n_queries), where=has_relevant)

@@ -5,7 +5,9 @@ set of (user, item) rows with a relevance label. Each user's test items form one
 the predicted score; the metrics below are computed per user and averaged. They share the
 grouped machinery of :mod:`skultr.metrics._ranking` (``qid`` is the user id), so
 :func:`~skultr.metrics.dcg_score`, :func:`~skultr.metrics.ndcg_score` and
-:func:`~skultr.metrics.average_precision_score` (MAP@k) apply to recommendation as they are.
+:func:`~skultr.metrics.average_precision_score` (MAP@k) apply to recommendation as they are,
+and they follow the same conventions for ties and for users without a relevant test item
+(stated in the docstring of :mod:`skultr.metrics`).
 """
 
 from collections.abc import Callable
@@ -15,34 +17,41 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics._scorer import _Scorer
 
+from skultr.utils._interactions import check_interactions
+
 from ._ranking import (
     _NO_RELEVANT,
+    _TIES,
     _check_k,
     _check_option,
     _check_ranking_inputs,
+    _expected_top_k_sum,
     _mean_over_queries,
     _sort_queries,
+    _tie_blocks,
     average_precision_score,
     dcg_score,
     ndcg_score,
 )
 
 
-def _hits_at_k(y_true, y_score, qid, k):
-    """Per-user hits in the top ``k``, relevant counts and list sizes (ties pessimistic)."""
+def _hits_at_k(y_true, y_score, qid, k, ties):
+    """Per-user expected hits in the top ``k`` (ties as ``ties`` says), relevant counts and
+    cut-offs. A tie block straddling the cut-off contributes its relevant count times the share
+    of its items inside the top ``k`` (a fractional, exact expectation)."""
     k = _check_k(k)
+    _check_option("ties", ties, _TIES)
     y_true, y_score, group, n_queries = _check_ranking_inputs(y_true, y_score, qid)
     sq = _sort_queries(y_true, y_score, group, n_queries)
-    relevant = sq.relevance > 0
-    in_top = relevant if k is None else relevant & (sq.rank < k)
-    hits = np.bincount(sq.query, weights=in_top, minlength=n_queries)
+    relevant = (sq.relevance > 0).astype(np.float64)
+    hits = _expected_top_k_sum(sq, _tie_blocks(sq, ties), relevant, k)
     n_relevant = np.bincount(sq.query, weights=relevant, minlength=n_queries)
     cutoff = sq.sizes if k is None else np.full(n_queries, k)
     return hits, n_relevant, cutoff
 
 
-def _per_user_precision_recall(y_true, y_score, qid, k):
-    hits, n_relevant, cutoff = _hits_at_k(y_true, y_score, qid, k)
+def _per_user_precision_recall(y_true, y_score, qid, k, ties):
+    hits, n_relevant, cutoff = _hits_at_k(y_true, y_score, qid, k, ties)
     has_relevant = n_relevant > 0
     recall = np.divide(hits, n_relevant, out=np.zeros_like(hits), where=has_relevant)
     precision = hits / cutoff
@@ -56,6 +65,7 @@ def recall_at_k_score(
     qid: ArrayLike,
     k: int | None = 10,
     no_relevant: str = "skip",
+    ties: str = "average",
 ) -> float:
     """Recall@k: the share of each user's relevant test items ranked in the top ``k``.
 
@@ -72,6 +82,11 @@ def recall_at_k_score(
     no_relevant : {"skip", "zero", "one"}, default="skip"
         Users without a relevant test item have recall 0 / 0: ``"skip"`` leaves them out of
         the mean, ``"zero"`` / ``"one"`` score them 0 / 1.
+    ties : {"average", "pessimistic"}, default="average"
+        How items with equal scores are ordered (the convention of every
+        :mod:`skultr.metrics` ranking metric, see its docstring): ``"average"`` gives the exact
+        mean over every ordering of tied items; ``"pessimistic"`` puts the non-relevant items
+        first, the worst ordering the scores allow.
 
     Returns
     -------
@@ -81,8 +96,10 @@ def recall_at_k_score(
     Notes
     -----
     With ``rel_r`` the 0/1 relevance of the item a user's ranking puts at rank ``r``,
-    ``Recall@k = sum_{r <= k} rel_r / n_rel``. Tied scores are ordered pessimistically
-    (non-relevant items first), so a constant scorer gets the worst value.
+    ``Recall@k = sum_{r <= k} rel_r / n_rel``. By default tied scores are averaged over their
+    orderings: a block of ``n`` tied items holding ``a`` relevant ones, with ``s`` of its
+    ranks inside the top ``k``, adds ``a * s / n`` expected hits. A constant scorer gets the
+    expected recall of a random ranking, ``min(k, n_items) / n_items``.
 
     Examples
     --------
@@ -94,7 +111,7 @@ def recall_at_k_score(
     0.75
     """
     _check_option("no_relevant", no_relevant, _NO_RELEVANT)
-    _, recall, has_relevant = _per_user_precision_recall(y_true, y_score, qid, k)
+    _, recall, has_relevant = _per_user_precision_recall(y_true, y_score, qid, k, ties)
     return _mean_over_queries(recall, has_relevant, no_relevant, "Recall@k")
 
 
@@ -105,6 +122,7 @@ def precision_at_k_score(
     qid: ArrayLike,
     k: int | None = 10,
     no_relevant: str = "skip",
+    ties: str = "average",
 ) -> float:
     """Precision@k: the share of relevant items among each user's top ``k``.
 
@@ -122,11 +140,17 @@ def precision_at_k_score(
     no_relevant : {"skip", "zero", "one"}, default="skip"
         Users without a relevant test item score 0 whatever the ranking: ``"skip"`` leaves
         them out of the mean, ``"zero"`` keeps them (at 0), ``"one"`` scores them 1.
+    ties : {"average", "pessimistic"}, default="average"
+        How items with equal scores are ordered (the convention of every
+        :mod:`skultr.metrics` ranking metric, see its docstring): ``"average"`` gives the exact
+        mean over every ordering of tied items; ``"pessimistic"`` puts the non-relevant items
+        first, the worst ordering the scores allow.
 
     Returns
     -------
     score : float
-        Mean over users of ``hits@k / k``.
+        Mean over users of ``hits@k / k``, with ``hits@k`` the expected number of relevant
+        items in the top ``k`` over the orderings of tied scores (``ties="average"``).
 
     Examples
     --------
@@ -135,7 +159,7 @@ def precision_at_k_score(
     0.5
     """
     _check_option("no_relevant", no_relevant, _NO_RELEVANT)
-    precision, _, has_relevant = _per_user_precision_recall(y_true, y_score, qid, k)
+    precision, _, has_relevant = _per_user_precision_recall(y_true, y_score, qid, k, ties)
     return _mean_over_queries(precision, has_relevant, no_relevant, "Precision@k")
 
 
@@ -146,12 +170,13 @@ def f1_at_k_score(
     qid: ArrayLike,
     k: int | None = 10,
     no_relevant: str = "skip",
+    ties: str = "average",
 ) -> float:
     """F1@k: harmonic mean of the mean Precision@k and the mean Recall@k over users.
 
     Parameters
     ----------
-    y_true, y_score, qid, k, no_relevant
+    y_true, y_score, qid, k, no_relevant, ties
         As in :func:`precision_at_k_score` and :func:`recall_at_k_score`.
 
     Returns
@@ -163,7 +188,9 @@ def f1_at_k_score(
     -----
     This is the definition used by the debiased collaborative filtering literature that reports
     F1@5 on Coat and Yahoo! R3 (the harmonic mean of the averages, not the average of per-user
-    harmonic means). Both averages use the same users, chosen by ``no_relevant``.
+    harmonic means). Both averages use the same users, chosen by ``no_relevant``, and the
+    same tie convention (with ``ties="average"``, the expected precision and recall over the
+    orderings of tied scores).
 
     Examples
     --------
@@ -175,7 +202,7 @@ def f1_at_k_score(
     0.8571
     """
     _check_option("no_relevant", no_relevant, _NO_RELEVANT)
-    precision, recall, has_relevant = _per_user_precision_recall(y_true, y_score, qid, k)
+    precision, recall, has_relevant = _per_user_precision_recall(y_true, y_score, qid, k, ties)
     p = _mean_over_queries(precision, has_relevant, no_relevant, "F1@k")
     r = _mean_over_queries(recall, has_relevant, no_relevant, "F1@k")
     if np.isnan(p) or np.isnan(r):
@@ -184,7 +211,8 @@ def f1_at_k_score(
 
 
 def _auc(y_true, y_score, *, qid=None, k=None):
-    """ROC AUC over all test pairs (``qid`` and ``k`` are ignored)."""
+    """ROC AUC over all test pairs (``qid`` and ``k`` are ignored); a tied pair counts 1/2,
+    the average over its two orders, as the tie convention of the other metrics."""
     return float(roc_auc_score(np.asarray(y_true) > 0, y_score))
 
 
@@ -200,11 +228,13 @@ _RECOMMENDATION_METRICS: dict[str, Callable] = {
 
 
 class _RecommendationScorer(_Scorer):
-    """Scores ``estimator.predict(X)`` with a metric grouped by the user column ``X[:, 0]``."""
+    """Scores ``estimator.predict(X)`` with a metric grouped by the user column of ``X``."""
 
     def _score(self, method_caller, estimator, X, y_true, **kwargs):
         y_score = method_caller(estimator, "predict", X)
-        users = X.iloc[:, 0].to_numpy() if hasattr(X, "iloc") else np.asarray(X)[:, 0]
+        # the user column as the estimator reads it (a DataFrame's by name, see id_columns)
+        read = getattr(estimator, "_raw_pairs", check_interactions)
+        users, _, _ = read(X)
         return self._sign * self._score_func(y_true, y_score, qid=users, **self._kwargs)
 
 

@@ -7,6 +7,8 @@ from functools import partial
 from sklearn.metrics import make_scorer
 from sklearn.metrics._scorer import _cached_call, _Scorer
 
+from skultr.utils._click_log import split_frame_columns
+
 from ._ranking import (
     _GAINS,
     _NO_RELEVANT,
@@ -31,7 +33,9 @@ _MISSING_QID = (
     "    sklearn.set_config(enable_metadata_routing=True)\n"
     "    GridSearchCV(est, grid, cv=GroupKFold(5), scoring=scorer).fit(X, y, qid=qid, "
     "groups=qid)\n"
-    "or call the scorer directly as scorer(estimator, X, y, qid=qid)."
+    "or give X as a pandas DataFrame with a 'qid' column, or call the scorer directly as "
+    "scorer(estimator, X, y, qid=qid). To score all rows as one list, pass "
+    "qid=np.zeros(len(y))."
 )
 
 
@@ -64,8 +68,11 @@ class _RankingScorer(_Scorer):
 
     def _score(self, method_caller, estimator, X, y_true, **kwargs):
         # The routed path (GridSearchCV, cross_validate, multi-metric scoring) calls _score
-        # directly, so the check for a missing qid lives here.
-        if kwargs.get("qid") is None:
+        # directly, so the check for a missing qid lives here. The convention of the click
+        # scorers: an explicit (routed) qid, else the qid column of a DataFrame X (the two
+        # must agree when both are given). X goes to the estimator unchanged.
+        _, kwargs["qid"], _ = split_frame_columns(X, kwargs.get("qid"), None)
+        if kwargs["qid"] is None:
             raise ValueError(_MISSING_QID.format(scorer=repr(self)))
         return super()._score(method_caller, estimator, X, y_true, **kwargs)
 
@@ -149,8 +156,13 @@ def make_ranking_scorer(metric: str | Callable, *, k: int | None = 10, **kwargs)
     3. pass ``qid`` to ``fit``: ``GridSearchCV(...).fit(X, y, qid=qid, groups=qid)`` or
        ``cross_validate(..., params={"qid": qid, "groups": qid})``.
 
-    Without routing the scorer receives no ``qid`` and raises a ValueError that says so. Called
-    directly, it accepts ``qid`` whether or not routing is enabled. Use ``set_score_request(qid=
+    Without routing, the ``qid`` column of a pandas DataFrame ``X`` is used (as by
+    :func:`skultr.ranking.make_click_scorer`; ``X`` still goes to the estimator whole, so
+    the estimator must accept or drop that column, as skultr's rankers do). An explicit or
+    routed ``qid`` and a ``qid`` column must agree. Without either the scorer raises a
+    ValueError that says so: it never scores a whole fold as one list. To score all rows as
+    one list, pass ``qid=np.zeros(len(y))``. Called directly, it accepts ``qid`` whether or
+    not routing is enabled. Use ``set_score_request(qid=
     "name")`` (routing enabled) to read the query ids from metadata passed under another name.
 
     Examples

@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skultr.utils._interactions import check_interactions, check_propensity
+from skultr.utils._interactions import _PairEstimatorMixin, check_propensity
 
 # Weights whose effective sample size is below this share of the pairs are "collapsed".
 COLLAPSE_ESS_RATIO = 0.05
@@ -54,27 +54,64 @@ def _kernel_numpy(A, B, kernel, bandwidth):
     return np.exp(-np.sqrt(sq) / bandwidth)
 
 
-def _within(a, K):
-    """``Σ_{i≠j} a_i a_j K_ij / (1 − Σ a_i²)``: the self-term without its diagonal."""
-    off_diagonal = a @ K @ a - (a * a) @ np.diag(K)
-    return off_diagonal / max(1.0 - (a * a).sum(), 1e-12)
+# Groups of the delete-a-group jackknife that gives the MMD estimate its standard error.
+MMD_JACKKNIFE_GROUPS = 20
 
 
-def _mmd_of_weights(A, B, weight_vectors, kernel, bandwidth):
-    """MMD for several weight vectors of the same observed rows (kernels computed once)."""
+def _one_hot(n, n_groups, seed):
+    """``(n, n_groups)`` indicator of a fixed random split of ``n`` rows into groups."""
+    groups = np.random.default_rng(seed).permutation(n) % n_groups
+    return np.eye(n_groups)[groups]
+
+
+def _mmd_of_weights(A, B, weight_vectors, kernel, bandwidth, n_groups=MMD_JACKKNIFE_GROUPS):
+    """Squared MMD and its standard error for several weight vectors of the same rows.
+
+    Returns one ``(mmd2, se)`` pair per weight vector: the weighted U-statistic (self-terms
+    without their diagonals, *not* clamped at zero, so it is negative when the imbalance is
+    below its sampling noise) and its delete-a-group jackknife standard error. The observed
+    and the catalogue rows are each split at random into ``n_groups`` groups; replicate ``k``
+    leaves out observed group ``k`` and catalogue group ``k``. Kernels are computed once; the
+    replicates reuse ``(n_groups x n_groups)`` block sums.
+    """
+    n, N = len(A), len(B)
+    g = int(min(n_groups, n, N))
     K_oo = _kernel_numpy(A, A, kernel, bandwidth)
-    K_oa_mean = _kernel_numpy(A, B, kernel, bandwidth).mean(1)
-    b = np.full(len(B), 1.0 / len(B))
-    all_term = _within(b, _kernel_numpy(B, B, kernel, bandwidth))
+    np.fill_diagonal(K_oo, 0.0)
+    K_oa = _kernel_numpy(A, B, kernel, bandwidth)
+    K_aa = _kernel_numpy(B, B, kernel, bandwidth)
+    np.fill_diagonal(K_aa, 0.0)
+    H_o, H_a = _one_hot(n, g, 0), _one_hot(N, g, 1)
+    S_aa = H_a.T @ K_aa @ H_a
+    count_a = H_a.sum(0)
+    # the full sample, then one replicate per left-out group (none when there is one group)
+    keep = [np.ones(g, dtype=bool)] + ([np.arange(g) != k for k in range(g)] if g > 1 else [])
     values = []
-    for a in weight_vectors:
-        a = a / a.sum()
-        squared = _within(a, K_oo) - 2.0 * a @ K_oa_mean + all_term
-        values.append(float(np.sqrt(max(squared, 0.0))))
+    for w in weight_vectors:
+        w = np.asarray(w, dtype=np.float64)
+        Hw = H_o * w[:, None]
+        S_oo = Hw.T @ K_oo @ Hw
+        S_oa = Hw.T @ K_oa @ H_a
+        sum_w, sum_w2 = Hw.sum(0), (Hw * w[:, None]).sum(0)
+        estimates = []
+        for m in keep:
+            W, W2, M = sum_w[m].sum(), sum_w2[m].sum(), count_a[m].sum()
+            within_obs = S_oo[np.ix_(m, m)].sum() / max(W * W - W2, 1e-300)
+            cross = S_oa[np.ix_(m, m)].sum() / max(W * M, 1e-300)
+            within_all = S_aa[np.ix_(m, m)].sum() / max(M * M - M, 1.0)
+            estimates.append(within_obs - 2.0 * cross + within_all)
+        replicates = np.asarray(estimates[1:])
+        if len(replicates) > 1:
+            se = float(np.sqrt((g - 1) / g * ((replicates - replicates.mean()) ** 2).sum()))
+        else:
+            se = float("nan")
+        values.append((float(estimates[0]), se))
     return values
 
 
-def weighted_mmd(X_observed, X_all, weights=None, *, kernel="gaussian", bandwidth=1.0):
+def weighted_mmd(
+    X_observed, X_all, weights=None, *, kernel="gaussian", bandwidth=1.0, return_se=False
+):
     """Maximum mean discrepancy between weighted observed features and all features.
 
     .. math:: \\mathrm{MMD}^2 = \\frac{\\sum_{i \\ne j} a_i a_j K(x_i, x_j)}{1 - \\sum_i a_i^2}
@@ -97,14 +134,24 @@ def weighted_mmd(X_observed, X_all, weights=None, *, kernel="gaussian", bandwidt
     kernel : {"gaussian", "exponential"}, default="gaussian"
     bandwidth : float, default=1.0
         ``σ`` in ``exp(-‖a − b‖² / (2σ²))`` or ``exp(-‖a − b‖ / σ)``.
+    return_se : bool, default=False
+        Return the squared MMD estimate itself (not clamped) and its standard error instead
+        of ``sqrt(max(MMD², 0))``. Use it to judge a difference: an estimate within two
+        standard errors of zero, or of another estimate, is noise.
 
     Returns
     -------
     mmd : float
-        ``sqrt(max(MMD², 0))``. The self-terms leave out their diagonals (a weighted
-        U-statistic), so the estimate does not grow with the weights' variance alone: it
-        measures imbalance, not the effective sample size. O(n²) memory: pass samples of a
+        ``sqrt(max(MMD², 0))`` (``return_se=False``). The self-terms leave out their
+        diagonals (a weighted U-statistic), so the estimate does not grow with the weights'
+        variance alone: it measures imbalance, not the effective sample size. Clamping makes
+        every imbalance below the sampling noise read ``0``. O(n²) memory: pass samples of a
         few thousand rows.
+    mmd2, se : float
+        With ``return_se=True``: the unclamped estimate of ``MMD²`` (negative when the
+        imbalance is below its noise) and its standard error, a delete-a-group jackknife
+        over 20 random groups of the observed and of the catalogue rows (somewhat
+        conservative when the true ``MMD²`` is near zero).
 
     Examples
     --------
@@ -114,6 +161,9 @@ def weighted_mmd(X_observed, X_all, weights=None, *, kernel="gaussian", bandwidt
     >>> X_all = rng.normal(size=(500, 2))
     >>> X_obs = X_all[X_all[:, 0] > 0]          # a biased sample
     >>> round(weighted_mmd(X_obs, X_all), 3) > round(weighted_mmd(X_all, X_all), 3)
+    True
+    >>> mmd2, se = weighted_mmd(X_obs, X_all, return_se=True)
+    >>> bool(mmd2 > 5 * se)                    # far above its sampling noise
     True
     """
     if kernel not in ("gaussian", "exponential"):
@@ -136,7 +186,8 @@ def weighted_mmd(X_observed, X_all, weights=None, *, kernel="gaussian", bandwidt
                 f"weights must be {len(A)} finite non-negative numbers, not all zero."
             )
         a = a / a.sum()
-    return _mmd_of_weights(A, B, [a], kernel, bandwidth)[0]
+    mmd2, se = _mmd_of_weights(A, B, [a], kernel, bandwidth)[0]
+    return (mmd2, se) if return_se else float(np.sqrt(max(mmd2, 0.0)))
 
 
 def _check_feature_table(table, n_rows, name):
@@ -159,10 +210,11 @@ def _check_feature_table(table, n_rows, name):
 def mmd_pair(
     user_table, item_table, users, items, weight_vectors, *, kernel, bandwidth, seed, n_sample=2000
 ):
-    """MMD between observed pairs (a sample of ``n_sample``) and the catalogue.
+    """Squared MMD between observed pairs (a sample of ``n_sample``) and the catalogue.
 
     The catalogue side is every pair when it has at most ``n_sample`` pairs, else a uniform
-    sample of ``n_sample`` pairs; one value per weight vector, on the same samples.
+    sample of ``n_sample`` pairs; one ``(mmd2, se)`` pair per weight vector (see
+    :func:`_mmd_of_weights`), on the same samples.
     """
     rng = check_random_state(seed % (2**32 - 1))
     obs = rng.choice(len(users), size=min(n_sample, len(users)), replace=False)
@@ -195,7 +247,7 @@ BALANCING_CONSTRAINTS = {
 }
 
 
-class KernelBalancingPropensity(BaseEstimator):
+class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     """Balancing weights for observed (user, item) pairs, learned in a kernel space.
 
     Inverse propensity weights ``1/p̂`` are meant to make the observed pairs look like all
@@ -246,7 +298,12 @@ class KernelBalancingPropensity(BaseEstimator):
         Adam learning rate of the weight model.
     weight_decay : float, default=0.0
     n_users, n_items : int, default=None
-        Catalogue size; by default the rows of the feature tables, else the largest id + 1.
+        Fixed catalogue sizes (integer ids ``0 .. n - 1``); by default the rows of the feature
+        tables, else the distinct ids of ``X`` (any hashable ids).
+    id_columns : pair of str, default=("user", "item")
+        Names of the user and the item column of a DataFrame ``X``, read by name in any
+        column order. A DataFrame without these names is read by position (user first) in
+        ``fit``, and by the names it had in ``fit`` afterwards.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -262,8 +319,14 @@ class KernelBalancingPropensity(BaseEstimator):
     base_weights_ : ndarray of shape (n_samples,)
         The base inverse propensities ``p̄ / p̂``, normalised to mean 1.
     mmd_base_, mmd_ : float
-        Weighted MMD between observed and all pairs with the base weights and with the
-        balancing weights (on samples of up to 2,000 observed and 2,000 catalogue pairs).
+        Squared weighted MMD between observed and all pairs, in the kernel of the fit, with
+        the base weights and with the balancing weights: the unbiased estimate on the same
+        samples of up to 2,000 observed and 2,000 catalogue pairs, not clamped at zero (a
+        negative value is an imbalance below the sampling noise).
+    mmd_base_se_, mmd_se_ : float
+        Their standard errors (delete-a-group jackknife, see :func:`weighted_mmd`). Read a
+        change as real only when it is several standard errors (on Coat, the balancing
+        weights of the paper recipes change it by less than one).
     effective_sample_size_ : float
         Kish's ``(Σ w)² / Σ w²`` of ``weights_``.
     bandwidth_ : float
@@ -281,8 +344,9 @@ class KernelBalancingPropensity(BaseEstimator):
     Notes
     -----
     With observed pairs ``b`` (features ``x_b = [U_u, V_i]``, base weights ``q_b = p̄ /
-    p̂_b``) and the weight model ``g``, the weights are ``w_b = q_b exp(ĝ_b)``, ``ĝ = 3
-    tanh(g / 3)``. On each mini-batch of ``B`` observed pairs and ``M = G·B`` pairs ``x_m``
+    p̂_b``) and the weight model ``g`` (an MF with biases; its output is used as it is,
+    unbounded), the weights are ``w_b = q_b exp(g_b)``; after the fit they are rescaled to
+    mean 1. On each mini-batch of ``B`` observed pairs and ``M = G·B`` pairs ``x_m``
     drawn from the catalogue, ``J`` centres ``c_j`` are picked among the ``x_m`` and ``g``
     takes an Adam step on
 
@@ -322,11 +386,14 @@ class KernelBalancingPropensity(BaseEstimator):
     >>> kb = KernelBalancingPropensity(max_epochs=5, device="cpu", random_state=0)
     >>> kb = kb.fit(data.X, user_features=data.user_features,
     ...             item_features=data.item_features)
-    >>> kb.weights_.shape == (len(data.X),), bool(kb.mmd_ < kb.mmd_base_)
-    (True, True)
+    >>> kb.weights_.shape == (len(data.X),)
+    True
+    >>> bool(kb.mmd_se_ > 0 and kb.mmd_base_se_ > 0)  # compare mmd_ with mmd_base_ in these
+    True
     """
 
     _parameter_constraints: dict = {
+        "id_columns": [tuple, list],
         **BALANCING_CONSTRAINTS,
         "n_factors": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -358,6 +425,7 @@ class KernelBalancingPropensity(BaseEstimator):
         weight_decay=0.0,
         n_users=None,
         n_items=None,
+        id_columns=("user", "item"),
         device="auto",
         random_state=None,
         verbose=0,
@@ -377,6 +445,7 @@ class KernelBalancingPropensity(BaseEstimator):
         self.weight_decay = weight_decay
         self.n_users = n_users
         self.n_items = n_items
+        self.id_columns = id_columns
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -457,15 +526,13 @@ class KernelBalancingPropensity(BaseEstimator):
                 f"user_features={'None' if user_features is None else 'an array'} and "
                 f"item_features={'None' if item_features is None else 'an array'}."
             )
-        users, items, y = check_interactions(X, y, n_users=self.n_users, n_items=self.n_items)
-        n = users.shape[0]
-        user_table = _check_feature_table(user_features, users.max() + 1, "user_features")
-        item_table = _check_feature_table(item_features, items.max() + 1, "item_features")
+        user_table = _check_feature_table(user_features, None, "user_features")
+        item_table = _check_feature_table(item_features, None, "item_features")
+        # Feature tables (one row per id 0 .. n - 1) fix the catalogue.
         n_users = self.n_users or (len(user_table) if user_table is not None else None)
         n_items = self.n_items or (len(item_table) if item_table is not None else None)
-        self.n_users_ = int(n_users or users.max() + 1)
-        self.n_items_ = int(n_items or items.max() + 1)
-        self.n_features_in_ = 2
+        users, items, y = self._fit_pairs(X, y, n_users=n_users, n_items=n_items)
+        n = users.shape[0]
         if user_table is not None and (
             len(user_table) != self.n_users_ or len(item_table) != self.n_items_
         ):
@@ -506,6 +573,9 @@ class KernelBalancingPropensity(BaseEstimator):
                     f"{propensity.shape[0]}."
                 )
             base = p_bar / propensity
+        self.base_scale_ = float(base.mean())
+        self.p_bar_ = p_bar
+        self.fitted_with_base_propensity_ = base_propensity is not None
         base = base / base.mean()
 
         device = resolve_device(self.device)
@@ -592,12 +662,22 @@ class KernelBalancingPropensity(BaseEstimator):
         model.eval()
         log_ratio = batched_logits(model, u_t, i_t).cpu().numpy()
         weights = base * np.exp(log_ratio.astype(np.float64))
+        self.weight_scale_ = float(weights.mean())
+        ones_u = np.ones((self.n_users_, 1))
+        ones_i = np.ones((self.n_items_, 1))
+        self.weight_user_table_ = np.hstack(
+            [model.user_table().cpu().double().numpy(), ones_u]
+        )  # [P_u, b_u, 1]
+        item_part = model.item_table().cpu().double().numpy()  # [Q_i, c_i]
+        self.weight_item_table_ = np.hstack([item_part[:, :-1], ones_i, item_part[:, -1:]])
         self.weights_ = weights / weights.mean()
         self.base_weights_ = base
         self.propensity_ = np.minimum(1.0, p_bar / self.weights_)
         self.user_features_ = user_t.cpu().numpy().astype(np.float64)
         self.item_features_ = item_t.cpu().numpy().astype(np.float64)
-        self.mmd_base_, self.mmd_ = self._mmd_pair(users, items, base, self.weights_)
+        (self.mmd_base_, self.mmd_base_se_), (self.mmd_, self.mmd_se_) = self._mmd_pair(
+            users, items, base, self.weights_
+        )
         self.effective_sample_size_ = warn_if_collapsed(
             self.weights_,
             what="The kernel-balancing weights",
@@ -622,8 +702,52 @@ class KernelBalancingPropensity(BaseEstimator):
             n_sample=n_sample,
         )
 
+    def predict(self, X, base_propensity=None):
+        """Implied propensities ``min(1, p̄ / w)`` of the pairs ``X`` under the fitted weights.
+
+        ``w = q exp(g(u, i))`` with the fitted weight model ``g`` and the base weight
+        ``q = p̄ / p̂`` of each pair, both normalised as in ``fit``. On the training pairs it
+        is ``propensity_``. This makes the estimator composable as ``propensity=`` of
+        :class:`~skultr.recommendation.RelMFRecommender` and
+        :class:`~skultr.recommendation.DebiasedMFRecommender` (which fit it on their
+        training pairs, with their feedback as ``y``, and ask for those pairs' propensities).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_pairs, 2)
+            (user id, item id) pairs of the fitted catalogue (an unknown id is an error).
+        base_propensity : array-like of shape (n_pairs,), default=None
+            Base propensity ``p̂`` of each pair; required when ``fit`` was given one.
+
+        Returns
+        -------
+        propensity : ndarray of shape (n_pairs,)
+        """
+        check_is_fitted(self)
+        users, items, _ = self._encode_pairs(X)
+        if base_propensity is None:
+            if self.fitted_with_base_propensity_:
+                raise ValueError(
+                    "this KernelBalancingPropensity was fitted with base_propensity: pass the "
+                    "base propensity of the pairs, predict(X, base_propensity=...)."
+                )
+            base = np.ones(users.shape[0]) / self.base_scale_
+        else:
+            propensity = check_propensity(base_propensity, name="base_propensity").ravel()
+            if propensity.shape != users.shape:
+                raise ValueError(
+                    f"base_propensity must have one value per row of X ({users.size}); got "
+                    f"{propensity.size}."
+                )
+            base = self.p_bar_ / propensity / self.base_scale_
+        log_ratio = np.einsum(
+            "ij,ij->i", self.weight_user_table_[users], self.weight_item_table_[items]
+        )
+        weights = base * np.exp(log_ratio) / self.weight_scale_
+        return np.minimum(1.0, self.p_bar_ / weights)
+
     def pair_features(self, X):
         """Standardised kernel features ``[U_u, V_i]`` of the pairs ``X`` (fitted tables)."""
         check_is_fitted(self)
-        users, items, _ = check_interactions(X, n_users=self.n_users_, n_items=self.n_items_)
+        users, items, _ = self._encode_pairs(X)
         return np.hstack([self.user_features_[users], self.item_features_[items]])

@@ -17,10 +17,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from skultr.utils._interactions import check_interactions
+from skultr.utils._interactions import _PairEstimatorMixin
 
 
-class NaiveBayesPropensity(BaseEstimator):
+class NaiveBayesPropensity(_PairEstimatorMixin, BaseEstimator):
     """Propensity of observing a rating given its value, by Bayes' rule.
 
     Self-selection makes high (or extreme) ratings over-represented among observed ratings.
@@ -46,7 +46,12 @@ class NaiveBayesPropensity(BaseEstimator):
         Laplace pseudo-count added to every rating class in both distributions (useful when
         the MAR sample is tiny and misses a class).
     n_users, n_items : int, default=None
-        Catalogue size (for ``P(o = 1)``); by default the largest ids of ``X`` + 1.
+        Fixed catalogue sizes (for ``P(o = 1)``; ids ``0 .. n - 1``); by default the
+        distinct ids of ``X`` (any hashable ids).
+    id_columns : pair of str, default=("user", "item")
+        Names of the user and the item column of a DataFrame ``X``, read by name in any
+        column order. A DataFrame without these names is read by position (user first) in
+        ``fit``, and by the names it had in ``fit`` afterwards.
 
     Attributes
     ----------
@@ -56,6 +61,8 @@ class NaiveBayesPropensity(BaseEstimator):
         ``p̂(o = 1 | r)`` of each class, clipped to (0, 1].
     observation_rate_ : float
         ``P(o = 1)``.
+    user_ids_, item_ids_ : ndarray
+        The catalogue's ids, in the order of the fitted tables.
     n_users_, n_items_, n_features_in_
 
     See Also
@@ -80,15 +87,17 @@ class NaiveBayesPropensity(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        "id_columns": [tuple, list],
         "smoothing": [Interval(Real, 0, None, closed="left")],
         "n_users": [None, Interval(Integral, 1, None, closed="left")],
         "n_items": [None, Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, *, smoothing=0.0, n_users=None, n_items=None):
+    def __init__(self, *, smoothing=0.0, n_users=None, n_items=None, id_columns=("user", "item")):
         self.smoothing = smoothing
         self.n_users = n_users
         self.n_items = n_items
+        self.id_columns = id_columns
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -118,7 +127,7 @@ class NaiveBayesPropensity(BaseEstimator):
                 "NaiveBayesPropensity requires y to be passed, but the target y is None: "
                 "pass the ratings of the observed pairs."
             )
-        users, items, y = check_interactions(X, y, n_users=self.n_users, n_items=self.n_items)
+        users, items, y = self._fit_pairs(X, y, n_users=self.n_users, n_items=self.n_items)
         if mar_y is None:
             raise ValueError(
                 "NaiveBayesPropensity needs mar_y, the ratings of a small missing-at-random "
@@ -127,9 +136,6 @@ class NaiveBayesPropensity(BaseEstimator):
         mar_y = np.asarray(mar_y, dtype=np.float64).ravel()
         if mar_y.size == 0 or not np.isfinite(mar_y).all():
             raise ValueError("mar_y must be a non-empty array of finite ratings.")
-        self.n_users_ = int(self.n_users or users.max() + 1)
-        self.n_items_ = int(self.n_items or items.max() + 1)
-        self.n_features_in_ = 2
         self.classes_ = np.union1d(np.unique(y), np.unique(mar_y))
         n_classes = len(self.classes_)
         alpha = self.smoothing
@@ -170,7 +176,7 @@ class NaiveBayesPropensity(BaseEstimator):
                 "NaiveBayesPropensity.predict needs y, the ratings of the pairs: the "
                 "propensity depends on the rating only."
             )
-        _, _, y = check_interactions(X, y)
+        _, _, y = self._raw_pairs(X, y)
         index = np.searchsorted(self.classes_, y)
         index = np.minimum(index, len(self.classes_) - 1)
         unknown = self.classes_[index] != y
@@ -183,7 +189,7 @@ class NaiveBayesPropensity(BaseEstimator):
         return self.class_propensity_[index]
 
 
-class LogisticPropensity(BaseEstimator):
+class LogisticPropensity(_PairEstimatorMixin, BaseEstimator):
     """Propensity of observing a (user, item) pair by logistic regression over the catalogue.
 
     Every pair of the ``n_users × n_items`` catalogue is a row with label ``o_ui`` (observed
@@ -203,7 +209,12 @@ class LogisticPropensity(BaseEstimator):
         Catalogues with more unobserved pairs are subsampled uniformly to this many, each
         weighted by the inverse sampling rate (the log-likelihood stays unbiased).
     n_users, n_items : int, default=None
-        Catalogue size; by default the largest ids + 1.
+        Fixed catalogue sizes (ids ``0 .. n - 1``); by default the rows of the feature
+        tables when given, else the distinct ids of ``X`` (any hashable ids).
+    id_columns : pair of str, default=("user", "item")
+        Names of the user and the item column of a DataFrame ``X``, read by name in any
+        column order. A DataFrame without these names is read by position (user first) in
+        ``fit``, and by the names it had in ``fit`` afterwards.
     random_state : int, RandomState instance or None, default=None
         Seeds the subsampling of unobserved pairs.
 
@@ -214,6 +225,8 @@ class LogisticPropensity(BaseEstimator):
     item_coef_ : ndarray of shape (n_items,)
     feature_coef_ : ndarray or None
         Coefficients of ``[user_features[u], item_features[i]]`` when given.
+    user_ids_, item_ids_ : ndarray
+        The catalogue's ids, in the order of the fitted tables.
     n_users_, n_items_, n_features_in_
 
     Examples
@@ -228,6 +241,7 @@ class LogisticPropensity(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        "id_columns": [tuple, list],
         "C": [Interval(Real, 0, None, closed="neither")],
         "max_unobserved": [Interval(Integral, 1, None, closed="left")],
         "n_users": [None, Interval(Integral, 1, None, closed="left")],
@@ -236,12 +250,20 @@ class LogisticPropensity(BaseEstimator):
     }
 
     def __init__(
-        self, *, C=1.0, max_unobserved=1_000_000, n_users=None, n_items=None, random_state=None
+        self,
+        *,
+        C=1.0,
+        max_unobserved=1_000_000,
+        n_users=None,
+        n_items=None,
+        id_columns=("user", "item"),
+        random_state=None,
     ):
         self.C = C
         self.max_unobserved = max_unobserved
         self.n_users = n_users
         self.n_items = n_items
+        self.id_columns = id_columns
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -282,12 +304,12 @@ class LogisticPropensity(BaseEstimator):
 
         from skultr.propensity._kernel_balancing import _check_feature_table
 
-        users, items, _ = check_interactions(X, n_users=self.n_users, n_items=self.n_items)
         if (user_features is None) != (item_features is None):
             raise ValueError("user_features and item_features must be given together.")
-        self.n_users_ = int(self.n_users or users.max() + 1)
-        self.n_items_ = int(self.n_items or items.max() + 1)
-        self.n_features_in_ = 2
+        # Feature tables (one row per id 0 .. n - 1) fix the catalogue.
+        n_users = self.n_users or (None if user_features is None else len(user_features))
+        n_items = self.n_items or (None if item_features is None else len(item_features))
+        users, items, _ = self._fit_pairs(X, n_users=n_users, n_items=n_items)
         self._user_features = _check_feature_table(user_features, self.n_users_, "user_features")
         self._item_features = _check_feature_table(item_features, self.n_items_, "item_features")
         n_cells = self.n_users_ * self.n_items_
@@ -334,7 +356,7 @@ class LogisticPropensity(BaseEstimator):
     def decision_function(self, X):
         """Log-odds of observation of the pairs ``X``."""
         check_is_fitted(self)
-        users, items, _ = check_interactions(X, n_users=self.n_users_, n_items=self.n_items_)
+        users, items, _ = self._encode_pairs(X)
         logit = self.intercept_ + self.user_coef_[users] + self.item_coef_[items]
         if self.feature_coef_ is not None:
             dense = np.hstack([self._user_features[users], self._item_features[items]])

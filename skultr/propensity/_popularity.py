@@ -11,10 +11,10 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from skultr.utils._interactions import check_interactions
+from skultr.utils._interactions import _PairEstimatorMixin
 
 
-class PopularityPropensity(BaseEstimator):
+class PopularityPropensity(_PairEstimatorMixin, BaseEstimator):
     """Exposure propensity of each item from its relative popularity among the clicks.
 
     A user can only click an item that was shown to them, and popular items are shown more.
@@ -35,11 +35,19 @@ class PopularityPropensity(BaseEstimator):
         Exponent ``η`` (> 0): smaller values flatten the propensities towards 1. The paper
         and its code use 0.5.
     n_items : int or None, default=None
-        Size of the item catalogue; ``None`` takes ``max(item id) + 1`` of the training
-        pairs. Items beyond the training ids need it to get a propensity.
+        Size of a fixed item catalogue (item ids ``0 .. n_items - 1``). ``None``: the
+        catalogue is the distinct item ids of the training pairs, of any hashable type.
+    id_columns : pair of str, default=("user", "item")
+        Names of the user and the item column of a DataFrame ``X``, read by name in any
+        column order. A DataFrame without these names is read by position (user first) in
+        ``fit``, and by the names it had in ``fit`` afterwards.
 
     Attributes
     ----------
+    item_ids_ : ndarray of shape (n_items,)
+        The item ids of the catalogue, in the order of ``item_counts_`` and ``propensity_``.
+    user_ids_ : ndarray
+        The distinct user ids of the training pairs.
     item_counts_ : ndarray of shape (n_items,)
         Clicks ``n_i`` of each item: the number of distinct users who clicked it (repeated
         (user, item) rows count once).
@@ -51,6 +59,9 @@ class PopularityPropensity(BaseEstimator):
     n_items_ : int
     n_features_in_ : int
         Always 2: ``X`` holds (user, item) pairs.
+    feature_names_in_ : ndarray of str
+        The column names of a DataFrame ``X`` (columns ``user`` and ``item`` are read by
+        name).
 
     See Also
     --------
@@ -83,13 +94,15 @@ class PopularityPropensity(BaseEstimator):
     """
 
     _parameter_constraints = {
+        "id_columns": [tuple, list],
         "eta": [Interval(Real, 0, None, closed="neither")],
         "n_items": [None, Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, *, eta=0.5, n_items=None):
+    def __init__(self, *, eta=0.5, n_items=None, id_columns=("user", "item")):
         self.eta = eta
         self.n_items = n_items
+        self.id_columns = id_columns
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -112,7 +125,7 @@ class PopularityPropensity(BaseEstimator):
         -------
         self
         """
-        users, items, y = check_interactions(X, y, n_items=self.n_items)
+        users, items, y = self._fit_pairs(X, y, n_items=self.n_items)
         if y is not None:
             negative = y < 0
             if negative.any():
@@ -126,15 +139,11 @@ class PopularityPropensity(BaseEstimator):
             raise ValueError(
                 "PopularityPropensity needs at least one click (a pair with y > 0) to count."
             )
-        n_items = self.n_items if self.n_items is not None else int(items.max()) + 1
-        n_all = max(int(items.max()) + 1, n_items)
         # One click per distinct (user, item) pair: repeated rows are the same click.
-        key = np.unique(users * n_all + items)
-        counts = np.bincount(key % n_all, minlength=n_items)
+        key = np.unique(users * self.n_items_ + items)
+        counts = np.bincount(key % self.n_items_, minlength=self.n_items_)
         self.item_counts_ = counts
         self.propensity_ = (np.maximum(counts, 1) / counts.max()) ** self.eta
-        self.n_items_ = n_items
-        self.n_features_in_ = 2
         return self
 
     def predict(self, X):
@@ -147,7 +156,10 @@ class PopularityPropensity(BaseEstimator):
         Returns
         -------
         propensity : ndarray of shape (n_pairs,)
+            ``θ_i`` of each pair's item (the user plays no role, and may be unknown). An
+            item outside the catalogue is a ``ValueError``: declare ``n_items``, or fit on
+            all logged pairs with their clicks ``y``, to give unclicked items a propensity.
         """
         check_is_fitted(self)
-        _, items, _ = check_interactions(X, n_items=self.n_items_)
+        _, items, _ = self._encode_pairs(X, unknown_users="mark", unknown_items="error")
         return self.propensity_[items]

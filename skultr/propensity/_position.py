@@ -23,8 +23,10 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from skultr.utils._click_log import (
+    ClickLogWarning,
     check_clicks,
     check_positions,
+    check_qid_given,
     check_x_finite,
     list_codes,
     split_frame_columns,
@@ -42,8 +44,32 @@ def _validate_click_log(estimator, X, y, qid, position):
     X = validate_data(estimator, X, dtype=[np.float64, np.float32], ensure_all_finite=False)
     check_x_finite(X)
     clicks = check_clicks(y, X.shape[0])
+    check_qid_given(qid, X.shape[0], estimator.max_position, type(estimator).__name__)
     codes, n_lists = list_codes(qid, X.shape[0])
     return X, clicks, check_positions(position, codes, n_lists)
+
+
+def _warn_without_position_one(estimator, impressions):
+    """All-NaN ``propensity_``: say why (propensities are relative to position 1)."""
+    if impressions[0] == 0:
+        warnings.warn(
+            f"{type(estimator).__name__}: no row was displayed at position 1, so propensity_ "
+            "is all NaN (propensities are relative to position 1). Pass the positions as "
+            "displayed (1 = top).",
+            ClickLogWarning,
+            stacklevel=3,
+        )
+
+
+def _check_some_click(estimator, n_clicks):
+    """A log without any click within ``max_position`` has no examination to estimate."""
+    if n_clicks.sum() > 0:
+        return
+    raise ValueError(
+        f"{type(estimator).__name__}.fit: the click log has no click at positions 1 to "
+        f"max_position={estimator.max_position}, so there is nothing to estimate the "
+        "propensities from (every click-through rate is 0)."
+    )
 
 
 def _click_rates(clicks, slot, n_positions):
@@ -90,7 +116,8 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
     ----------
     propensity_ : ndarray of shape (max_position,)
         Examination of each position relative to position 1. ``NaN`` where there is no
-        data (no impression or, for a ratio, no click on a denominator).
+        data (no impression or, for a ratio, no click on a denominator); all ``NaN``, with
+        a warning, when no row was displayed at position 1.
     clicks_, impressions_ : ndarray of shape (max_position,)
         Clicks and impressions per displayed position.
     n_features_in_ : int
@@ -128,9 +155,11 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Features of the displayed documents (validated, not used).
         y : array-like of shape (n_samples,)
-            Clicks, 0 or 1.
+            Clicks, 0 or 1. A log without any click within ``max_position`` is an error.
         qid : array-like of shape (n_samples,), optional
-            Session of each row (``None``: one list).
+            Session of each row. ``None`` (and no ``qid`` column of a DataFrame ``X``) puts
+            all rows in one list, allowed for at most ``max_position`` rows (more is a
+            ValueError that says how to pass ``qid``).
         position : array-like of int of shape (n_samples,), optional
             1-based displayed position (``None``: the row order within each list).
         production_position : array-like of int of shape (n_samples,), optional
@@ -144,6 +173,7 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
         K = self.max_position
         slot = position - 1
         n_clicks, impressions = _click_rates(clicks, slot, K)
+        _check_some_click(self, n_clicks)
         self.clicks_, self.impressions_ = n_clicks, impressions
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.intervention == "shuffle":
@@ -153,6 +183,7 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
                 propensity = self._swap_ratios(clicks, slot, production_position, K)
         propensity[~np.isfinite(propensity)] = np.nan
         self.propensity_ = propensity
+        _warn_without_position_one(self, impressions)
         return self
 
     @staticmethod
@@ -218,7 +249,8 @@ class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):
     Attributes
     ----------
     propensity_ : ndarray of shape (max_position,)
-        ``θ_k / θ_1``; ``NaN`` for positions without data.
+        ``θ_k / θ_1``; ``NaN`` for positions without data (all ``NaN``, with a warning,
+        when no row was displayed at position 1).
     examination_ : ndarray of shape (max_position,)
         The absolute examination probabilities ``θ_k``.
     relevance_model_ : classifier
@@ -266,9 +298,11 @@ class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Features of the displayed documents (input of the relevance model).
         y : array-like of shape (n_samples,)
-            Clicks, 0 or 1.
+            Clicks, 0 or 1. A log without any click within ``max_position`` is an error.
         qid : array-like of shape (n_samples,), optional
-            Session of each row (``None``: one list).
+            Session of each row. ``None`` (and no ``qid`` column of a DataFrame ``X``) puts
+            all rows in one list, allowed for at most ``max_position`` rows (more is a
+            ValueError that says how to pass ``qid``).
         position : array-like of int of shape (n_samples,), optional
             1-based displayed position (``None``: the row order within each list). Rows
             beyond ``max_position`` are left out.
@@ -282,6 +316,7 @@ class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):
         keep = position <= K
         X, c, slot = X[keep], clicks[keep].astype(np.float64), position[keep] - 1
         n_clicks, impressions = _click_rates(c, slot, K)
+        _check_some_click(self, n_clicks)
         seen = impressions > 0
         if self.relevance_model is None:
             relevance = _SoftLabelLogistic(X, C=1.0)
@@ -310,6 +345,7 @@ class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):
         self.relevance_model_ = model
         self.examination_ = np.where(seen, theta, np.nan)
         self.propensity_ = self.examination_ / self.examination_[0]
+        _warn_without_position_one(self, impressions)
         return self
 
 

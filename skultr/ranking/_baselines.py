@@ -7,7 +7,7 @@ import torch
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods
 
-from ._lists import clip_log_weights, log_ratio_to_first, weighted_softmax_cross_entropy
+from ._lists import clip_log_weights, log_ratio_to_position_one, weighted_softmax_cross_entropy
 from ._listwise import BaseListwiseRanker
 
 
@@ -40,7 +40,10 @@ class NaiveRanker(_FixedWeightRanker):
         Hidden layers of the MLP ranker; ``()`` gives a linear ranker.
     activation : {"elu", "relu", "tanh", "identity"}, default="elu"
     max_position : int, default=10
-        Rows displayed below this position are ignored (and counted).
+        Rows displayed below this position are ignored (and counted). Also the most rows a
+        log without ``qid`` may have (one list).
+    feature_scaling : {"standard"} or None, default="standard"
+        Standardise the features inside the ranker, as in :class:`DLARanker`.
     max_epochs, batch_size, lr, optimizer, weight_decay, clip_grad_norm, early_stopping, \
 validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start
         As in :class:`DLARanker` (same defaults).
@@ -48,7 +51,7 @@ validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_
     Attributes
     ----------
     n_lists_, n_lists_without_clicks_, n_rows_beyond_max_position_, position_counts_, \
-n_iter_, history_, module_, n_features_in_, device_, seed_
+n_iter_, history_, module_, scaler_, n_features_in_, device_, seed_
         As in :class:`DLARanker`.
 
     Examples
@@ -69,6 +72,7 @@ n_iter_, history_, module_, n_features_in_, device_, seed_
         hidden_layer_sizes=(512, 256, 128),
         activation="elu",
         max_position=10,
+        feature_scaling="standard",
         max_epochs=20,
         batch_size=256,
         lr=0.05,
@@ -87,6 +91,7 @@ n_iter_, history_, module_, n_features_in_, device_, seed_
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.max_position = max_position
+        self.feature_scaling = feature_scaling
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -115,7 +120,7 @@ class IPWRanker(_FixedWeightRanker):
     """Inverse propensity weighting with fixed propensities, given or estimated.
 
     The listwise ranker of :class:`DLARanker` whose click targets are weighted by
-    ``w_i = p_first / p_i`` from a fixed examination curve ``p`` instead of a learned one
+    ``w_i = p_1 / p_{pos_i}`` from a fixed examination curve ``p`` instead of a learned one
     (Joachims et al., 2017; Wang et al., 2018). With the true propensities it is the
     reference an unbiased learner should reach; with estimated ones it is the classic
     two-step pipeline: estimate the position bias (result randomisation, regression EM),
@@ -123,10 +128,14 @@ class IPWRanker(_FixedWeightRanker):
 
     Parameters
     ----------
-    propensity : array-like of shape (>= max_position,), estimator or None, default=None
-        Examination probability of positions 1, 2, ... (any scale: only ratios matter). An
-        estimator (for example :class:`skultr.propensity.RegressionEMPropensity`) is cloned
-        and fitted on the training log, and its ``propensity_`` used. ``None`` means
+    propensity : array-like of shape (n_positions,), estimator or None, default=None
+        Examination probability of positions 1, 2, ... (any scale: only ratios matter). It
+        must be positive and finite at position 1 and at every position displayed in the
+        training log (up to ``max_position``); elsewhere it may be missing (shorter array)
+        or ``NaN``, as those positions carry no rows. An estimator (for example
+        :class:`skultr.propensity.RegressionEMPropensity`) is cloned and fitted on the
+        training log (its features standardised when ``feature_scaling="standard"``), and
+        its ``propensity_`` used. ``None`` means
         ``RegressionEMPropensity(max_position=max_position)``. To use propensities estimated
         on a separate randomised log, fit a :class:`skultr.propensity.RandomizationPropensity`
         on it and pass its ``propensity_``.
@@ -136,7 +145,10 @@ class IPWRanker(_FixedWeightRanker):
         Hidden layers of the MLP ranker; ``()`` gives a linear ranker.
     activation : {"elu", "relu", "tanh", "identity"}, default="elu"
     max_position : int, default=10
-        Rows displayed below this position are ignored (and counted).
+        Rows displayed below this position are ignored (and counted). Also the most rows a
+        log without ``qid`` may have (one list).
+    feature_scaling : {"standard"} or None, default="standard"
+        Standardise the features inside the ranker, as in :class:`DLARanker`.
     max_epochs, batch_size, lr, optimizer, weight_decay, clip_grad_norm, early_stopping, \
 validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start
         As in :class:`DLARanker` (same defaults).
@@ -144,12 +156,20 @@ validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_
     Attributes
     ----------
     propensity_ : ndarray of shape (max_position,)
-        The propensities used, relative to position 1.
+        The propensities used, relative to position 1; ``NaN`` at positions without one
+        (never displayed in the training log). A later ``partial_fit`` batch that displays
+        such a position is an error.
     propensity_estimator_ : estimator
         The fitted propensity estimator, when ``propensity`` is an estimator or None.
     n_lists_, n_lists_without_clicks_, n_rows_beyond_max_position_, position_counts_, \
-n_iter_, history_, module_, n_features_in_, device_, seed_
+n_iter_, history_, module_, scaler_, n_features_in_, device_, seed_
         As in :class:`DLARanker`.
+
+    Notes
+    -----
+    The weight of a click at displayed position ``p_i`` is ``w_i = p_1 / p_{p_i}``,
+    clipped at ``max_weight``: relative to position 1 in every list, also in lists whose
+    first displayed row is lower (relative to that row, such lists would count less).
 
     Examples
     --------
@@ -177,6 +197,7 @@ n_iter_, history_, module_, n_features_in_, device_, seed_
         hidden_layer_sizes=(512, 256, 128),
         activation="elu",
         max_position=10,
+        feature_scaling="standard",
         max_epochs=20,
         batch_size=256,
         lr=0.05,
@@ -197,6 +218,7 @@ n_iter_, history_, module_, n_features_in_, device_, seed_
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.max_position = max_position
+        self.feature_scaling = feature_scaling
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -213,8 +235,17 @@ n_iter_, history_, module_, n_features_in_, device_, seed_
         self.warm_start = warm_start
 
     def _before_train(self, X, clicks, codes, position, fresh):
+        displayed = np.unique(position[position <= self.max_position])
         if not fresh:
-            return  # continuing a model: keep the propensities it was trained with
+            # continuing a model: keep the propensities it was trained with
+            missing = displayed[~np.isfinite(self.propensity_[displayed - 1])]
+            if len(missing):
+                raise ValueError(
+                    f"this batch displays rows at position {int(missing[0])}, which has no "
+                    "propensity: the model was fitted on a log that never displayed it. Fit a "
+                    "new model on a log covering every position."
+                )
+            return
         source = self.propensity
         if source is None:
             from skultr.propensity import RegressionEMPropensity
@@ -226,32 +257,48 @@ n_iter_, history_, module_, n_features_in_, device_, seed_
             values, what = estimator.propensity_, f"the propensity_ of {type(estimator).__name__}"
         else:
             values, what = source, "propensity"
-        self.propensity_ = _check_propensity_vector(values, self.max_position, what)
+        self.propensity_ = _check_propensity_vector(values, self.max_position, what, displayed)
 
     def _build_module(self):
         module = super()._build_module()
-        log_p = torch.as_tensor(np.log(self.propensity_), dtype=torch.float32)
-        module.register_buffer("log_propensity", log_p)
+        # Positions without a propensity carry no rows (checked in _before_train): log 1.
+        log_p = np.log(np.nan_to_num(self.propensity_, nan=1.0))
+        module.register_buffer("log_propensity", torch.as_tensor(log_p, dtype=torch.float32))
         return module
 
     def _log_weights(self, module, positions, mask):
-        log_p = module.log_propensity[positions]
-        return clip_log_weights(log_ratio_to_first(log_p, positions, mask), self.max_weight)
+        log_w = log_ratio_to_position_one(module.log_propensity, positions)
+        return clip_log_weights(log_w, self.max_weight)
 
 
-def _check_propensity_vector(values, max_position, what):
-    """``values[:max_position]`` relative to position 1; positive and finite, or a ValueError."""
+def _check_propensity_vector(values, max_position, what, displayed):
+    """``values[:max_position]`` relative to position 1, ``NaN`` where not given.
+
+    Position 1 (the reference) and every ``displayed`` position (1-based) need a positive,
+    finite value; elsewhere a value may be missing or ``NaN``, but not zero, negative or
+    infinite.
+    """
     array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1 or len(array) < max_position:
+    if array.ndim != 1 or len(array) == 0:
         raise ValueError(
-            f"{what} must be 1-D with at least max_position={max_position} entries (one per "
-            f"position); got shape {array.shape}."
+            f"{what} must be 1-D with one entry per position (1, 2, ...); got shape {array.shape}."
         )
-    array = array[:max_position]
-    bad = ~(np.isfinite(array) & (array > 0))
+    array = np.r_[array[:max_position], np.full(max(max_position - len(array), 0), np.nan)]
+    needed = np.zeros(max_position, dtype=bool)
+    needed[0] = True
+    needed[np.asarray(displayed, dtype=np.int64) - 1] = True
+    valid = np.isfinite(array) & (array > 0)
+    bad = (needed & ~valid) | (~np.isnan(array) & ~valid)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        if i == 0 and np.isnan(array[0]):
+            raise ValueError(
+                f"{what} has no value at position 1, the reference of the inverse-propensity "
+                "weights p_1 / p_k (was no training row displayed at position 1?): pass the "
+                "positions as displayed (1 = top), or give the propensities."
+            )
         raise ValueError(
-            f"{what} must be positive and finite; got {array[i]} at position {i + 1}."
+            f"{what} must be positive and finite at position 1 and at every displayed "
+            f"position; got {array[i]} at position {i + 1}."
         )
     return array / array[0]

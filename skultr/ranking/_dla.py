@@ -1,9 +1,17 @@
 """DLARanker: the Dual Learning Algorithm (Ai et al., SIGIR 2018) on the shared torch engine."""
 
+import warnings
+
 import numpy as np
 import torch
 
-from ._lists import clip_log_weights, log_ratio_to_first, weighted_softmax_cross_entropy
+from ._lists import (
+    ClickLogWarning,
+    clip_log_weights,
+    log_ratio_to_first,
+    log_ratio_to_position_one,
+    weighted_softmax_cross_entropy,
+)
 from ._listwise import BaseListwiseRanker
 
 
@@ -27,7 +35,14 @@ class DLARanker(BaseListwiseRanker):
     activation : {"elu", "relu", "tanh", "identity"}, default="elu"
     max_position : int, default=10
         Number of positions with a propensity. Rows displayed lower are ignored (and
-        counted in ``n_rows_beyond_max_position_``).
+        counted in ``n_rows_beyond_max_position_``). Also the most rows a log without
+        ``qid`` may have (one list).
+    feature_scaling : {"standard"} or None, default="standard"
+        ``"standard"`` standardises each feature (mean 0, standard deviation 1; a constant
+        feature is only centred) with statistics of the first fit, kept by ``partial_fit``
+        and ``warm_start`` and applied by ``predict``: the ranker then trains the same on
+        raw feature scales (LETOR's, for example) as on scaled ones. ``None`` uses the
+        features as given.
     max_weight : float >= 1 or None, default=10.0
         Clip both inverse weights (propensity and relevance) at this value; ``None`` does not
         clip (the paper). Clipping trades bias for variance: on small logs unclipped DLA can
@@ -69,7 +84,9 @@ class DLARanker(BaseListwiseRanker):
     propensity_ : ndarray of shape (max_position,)
         Learned examination probability of each position relative to position 1,
         ``ô_k / ô_1`` (so ``propensity_[0] == 1``). ``NaN`` for positions never displayed in
-        the training data (everywhere if position 1 never was).
+        the training data (everywhere, with a warning, if position 1 never was).
+    scaler_ : sklearn.preprocessing.StandardScaler or None
+        The feature standardisation (``feature_scaling="standard"``), else ``None``.
     n_lists_ : int
         Lists (sessions) trained on, summed over ``partial_fit`` calls.
     n_lists_without_clicks_ : int
@@ -108,10 +125,14 @@ class DLARanker(BaseListwiseRanker):
     position. With ``r̂ = softmax(s)`` over the list and ``ô = softmax(e_{p_i})`` over its
     displayed positions, the inverse propensity and inverse relevance weights are
 
-    .. math:: w_i = \\frac{ô_1}{ô_i}, \\qquad v_i = \\frac{r̂_1}{r̂_i},
+    .. math:: w_i = \\frac{ô_1}{ô_{p_i}} = e^{e_1 - e_{p_i}}, \\qquad
+              v_i = \\frac{r̂_{first}}{r̂_i},
 
-    ratios to the document displayed first, treated as constants (no gradient) and clipped
-    at ``max_weight``. Both models minimise a click-weighted listwise softmax cross-entropy,
+    treated as constants (no gradient) and clipped at ``max_weight``. The inverse
+    propensity ``w_i`` is relative to position 1 in every list, also in a list whose first
+    displayed row is lower (relative to that row, such lists would count less); the
+    inverse relevance ``v_i`` is relative to the document displayed first in the list.
+    Both models minimise a click-weighted listwise softmax cross-entropy,
     normalised over the batch:
 
     .. math:: L_{rank} = \\frac{\\sum_q \\sum_i c_i w_i (-\\log r̂_i)}{\\sum_q \\sum_i c_i w_i},
@@ -147,6 +168,7 @@ class DLARanker(BaseListwiseRanker):
         hidden_layer_sizes=(512, 256, 128),
         activation="elu",
         max_position=10,
+        feature_scaling="standard",
         max_weight=10.0,
         max_epochs=20,
         batch_size=256,
@@ -166,6 +188,7 @@ class DLARanker(BaseListwiseRanker):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.max_position = max_position
+        self.feature_scaling = feature_scaling
         self.max_weight = max_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -198,7 +221,9 @@ class DLARanker(BaseListwiseRanker):
         s = module(features)  # ranker scores, (lists, width)
         e = module.propensity_logits[positions]  # examination logits of the displayed positions
         with torch.no_grad():
-            log_w = clip_log_weights(log_ratio_to_first(e, positions, mask), self.max_weight)
+            log_w = clip_log_weights(
+                log_ratio_to_position_one(module.propensity_logits, positions), self.max_weight
+            )
             log_v = clip_log_weights(log_ratio_to_first(s, positions, mask), self.max_weight)
         rank_loss = weighted_softmax_cross_entropy(s, log_w, clicks, mask, sample_weight)
         exam_loss = weighted_softmax_cross_entropy(e, log_v, clicks, mask, sample_weight)
@@ -214,3 +239,12 @@ class DLARanker(BaseListwiseRanker):
         unseen = self.position_counts_ == 0
         propensity[unseen | unseen[0]] = np.nan
         self.propensity_ = propensity
+        if unseen[0]:
+            warnings.warn(
+                "DLARanker: no training row was displayed at position 1, so propensity_ is "
+                "all NaN (propensities are relative to position 1). The ranker is trained, "
+                "with weights relative to an unlearned reference; pass the positions as "
+                "displayed (1 = top) to learn the examination curve.",
+                ClickLogWarning,
+                stacklevel=4,
+            )

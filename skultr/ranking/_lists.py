@@ -22,8 +22,10 @@ from sklearn.utils.validation import _check_sample_weight
 
 from skultr.utils._click_log import (  # noqa: F401 (re-exported for the rankers)
     FRAME_COLUMNS,
+    ClickLogWarning,
     check_clicks,
     check_positions,
+    check_qid_given,
     check_x_finite,
     drop_frame_columns,
     list_codes,
@@ -104,12 +106,22 @@ def check_sample_weight(sample_weight, X):
 _MAX_LOG_WEIGHT = 80.0
 
 
+def log_ratio_to_position_one(position_logits, positions):
+    """``log(o_1 / o_{p_i}) = e_1 − e_{p_i}``: log inverse-propensity weight of each slot.
+
+    ``position_logits`` holds one (log-)propensity per position (0-based), so the weights are
+    relative to position 1 in every list, also in lists whose first displayed row is lower:
+    weighting them relative to their own first row would down-weight those lists.
+    """
+    return position_logits[:1] - position_logits[positions]
+
+
 def log_ratio_to_first(logits, positions, mask):
     """``log(p_first / p_i) = logit_first − logit_i`` within each list.
 
     ``first`` is the document displayed first (smallest position) in the list, so with
-    softmax probabilities ``p`` this is the log of DLA's inverse weights ``p_1 / p_i``
-    (the softmax normaliser cancels in the ratio).
+    softmax probabilities ``p`` this is the log of DLA's inverse relevance weights
+    ``r̂_first / r̂_i`` (the softmax normaliser cancels in the ratio).
     """
     sentinel = torch.iinfo(positions.dtype).max
     first = positions.masked_fill(~mask, sentinel).argmin(dim=1, keepdim=True)

@@ -5,13 +5,15 @@
 DLA's learned propensity); everything else lives here, on the shared torch engine.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import _fit_context
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 from torch import nn
 
 from skultr._torch import BaseTorchEstimator, make_mlp, to_tensor
@@ -19,9 +21,11 @@ from skultr._torch._modules import ACTIVATIONS
 from skultr.metrics import ndcg_score
 
 from ._lists import (
+    ClickLogWarning,
     build_list_tensors,
     check_clicks,
     check_positions,
+    check_qid_given,
     check_sample_weight,
     check_x_finite,
     drop_frame_columns,
@@ -60,6 +64,7 @@ class BaseListwiseRanker(BaseTorchEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "max_position": [Interval(Integral, 1, None, closed="left")],
         "max_weight": [None, Interval(Real, 1, None, closed="left")],
+        "feature_scaling": [None, StrOptions({"standard"})],
     }
 
     def __sklearn_tags__(self):
@@ -90,8 +95,16 @@ class BaseListwiseRanker(BaseTorchEstimator):
     def _after_train(self):
         """Hook: runs after training (DLA reads its propensities)."""
 
+    # -- feature scaling ---------------------------------------------------------------
+    def _fit_scaler(self, X):
+        """``scaler_``: standardisation statistics of the first fit (``None``: no scaling)."""
+        self.scaler_ = StandardScaler().fit(X) if self.feature_scaling == "standard" else None
+
+    def _scale(self, X):
+        return X if self.scaler_ is None else self.scaler_.transform(X)
+
     # -- fitting -----------------------------------------------------------------------
-    def _validate_log(self, X, y, qid, position, sample_weight, *, reset):
+    def _validate_log(self, X, y, qid, position, sample_weight, *, reset, method="fit"):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None: "
@@ -104,6 +117,7 @@ class BaseListwiseRanker(BaseTorchEstimator):
         check_x_finite(X)
         n_rows = X.shape[0]
         clicks = check_clicks(y, n_rows)
+        check_qid_given(qid, n_rows, self.max_position, type(self).__name__, method=method)
         codes, n_lists = list_codes(qid, n_rows)
         position = check_positions(position, codes, n_lists)
         sample_weight = check_sample_weight(sample_weight, X)
@@ -117,9 +131,14 @@ class BaseListwiseRanker(BaseTorchEstimator):
                 "positions of the model being continued (partial_fit or warm_start); fit a new "
                 "model to change it."
             )
+        method = "partial_fit" if incremental else "fit"
         X, clicks, codes, position, sample_weight = self._validate_log(
-            X, y, qid, position, sample_weight, reset=fresh
+            X, y, qid, position, sample_weight, reset=fresh, method=method
         )
+        self._check_some_click(clicks, position, sample_weight, fresh=fresh, method=method)
+        if fresh:
+            self._fit_scaler(X)
+        X = self._scale(X)
         self._before_train(X, clicks, codes, position, fresh)
         data = build_list_tensors(
             X,
@@ -143,6 +162,31 @@ class BaseListwiseRanker(BaseTorchEstimator):
         self._after_train()
         return self
 
+    def _check_some_click(self, clicks, position, sample_weight, *, fresh, method):
+        """No click (of positive weight) within ``max_position``: nothing to learn from.
+
+        ``fit`` of a new model raises: it would return an untrained network. A continued
+        model (``partial_fit``, ``warm_start``) warns: that batch leaves it as it was.
+        """
+        useful = (clicks > 0) & (position <= self.max_position)
+        if sample_weight is not None:
+            useful &= sample_weight > 0
+        if useful.any():
+            return
+        reason = (
+            f"the click log has no click (of positive sample_weight) at positions 1 to "
+            f"max_position={self.max_position}: every list has no click, so there is nothing "
+            "to learn from (each term of the loss is weighted by a click)"
+        )
+        if fresh and method == "fit":
+            raise ValueError(f"{type(self).__name__}.fit: {reason}.")
+        warnings.warn(
+            f"{type(self).__name__}.{method}: {reason}; the model is left "
+            f"{'untrained' if fresh else 'as it was'}.",
+            ClickLogWarning,
+            stacklevel=3,
+        )
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, qid=None, position=None, sample_weight=None):
         """Fit the ranker on a click log for ``max_epochs`` epochs (fewer if it stops early).
@@ -151,12 +195,16 @@ class BaseListwiseRanker(BaseTorchEstimator):
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
             One row per displayed document. A DataFrame may carry ``qid`` and ``position``
-            columns instead of the arguments below (they are not used as features).
+            columns instead of the arguments below (they are not used as features); given
+            both ways, the two must agree.
         y : array-like of shape (n_samples,)
-            Clicks, 0 or 1.
+            Clicks, 0 or 1. A log without any click (within ``max_position``) is an error:
+            there is nothing to learn from.
         qid : array-like of shape (n_samples,), optional
             List (session) of each row: any sortable ids, rows in any order. ``None`` puts
-            all rows in one list.
+            all rows in one list, which is only allowed for at most ``max_position`` rows
+            (more is a ValueError that says how to pass ``qid``: as an argument, through
+            metadata routing, or as a DataFrame column).
         position : array-like of int of shape (n_samples,), optional
             1-based displayed position of each row, unique within a list. ``None`` takes the
             rows of each list to be in displayed order (XGBoost's convention). Rows beyond
@@ -175,8 +223,9 @@ class BaseListwiseRanker(BaseTorchEstimator):
     def partial_fit(self, X, y, *, qid=None, position=None, sample_weight=None):
         """One epoch over a batch of sessions, continuing the current model (online learning).
 
-        The first call starts a model. Takes the same arguments as :meth:`fit`; the counts
-        (``n_lists_``, ...) accumulate over calls.
+        The first call starts a model (and fixes the feature scaling statistics). Takes the
+        same arguments as :meth:`fit`; the counts (``n_lists_``, ...) accumulate over calls.
+        A batch without any click warns and leaves the model as it was.
         """
         return self._fit(X, y, qid, position, sample_weight, incremental=True)
 
@@ -202,7 +251,7 @@ class BaseListwiseRanker(BaseTorchEstimator):
             ensure_all_finite=False,
         )
         check_x_finite(X)
-        features = to_tensor(X, self.device_)
+        features = to_tensor(self._scale(X), self.device_)
         return self._forward_batches(lambda module, x: module(x), (features,))
 
     def score(self, X, y, *, qid=None):
@@ -215,8 +264,10 @@ class BaseListwiseRanker(BaseTorchEstimator):
             Graded relevance labels (not clicks: for click-only scoring see
             :func:`skultr.ranking.make_click_scorer`).
         qid : array-like of shape (n_samples,), optional
-            List of each row; a ``qid`` column of a DataFrame ``X`` is used when not given;
-            without either, all rows form one list.
+            List of each row; a ``qid`` column of a DataFrame ``X`` is used when not given.
+            Without either, all rows form one list, which is only allowed for at most
+            ``max_position`` rows: more is a ValueError (in ``GridSearchCV`` /
+            ``cross_val_score``, route it with ``set_score_request(qid=True)``).
 
         Returns
         -------
@@ -225,6 +276,11 @@ class BaseListwiseRanker(BaseTorchEstimator):
             :func:`skultr.metrics.ndcg_score`).
         """
         _, qid, _ = split_frame_columns(X, qid, None)
+        check_is_fitted(self)
+        n_rows = _num_samples(X)
+        check_qid_given(
+            qid, n_rows, self.max_position, f"{type(self).__name__}.score", method="score"
+        )
         scores = self.predict(X)
         if qid is None:
             qid = np.zeros(len(scores), dtype=np.int64)

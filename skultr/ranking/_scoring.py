@@ -20,8 +20,12 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics._scorer import _BaseScorer, _cached_call
 
 from skultr.metrics import dcg_score
-
-from ._lists import check_clicks, check_positions, list_codes, split_frame_columns
+from skultr.utils._click_log import (
+    check_clicks,
+    check_positions,
+    list_codes,
+    split_frame_columns,
+)
 
 
 def _check_click_inputs(y_true, y_score, qid, position, propensity):
@@ -154,7 +158,7 @@ def ips_dcg_score(y_true, y_score, *, qid, position, propensity, k=10, max_weigh
     weight[known] = propensity[0] / propensity[position[known] - 1]
     if max_weight is not None:
         weight = np.minimum(weight, max_weight)
-    return dcg_score(clicks * weight, scores, qid=codes, k=k, gain="linear")
+    return dcg_score(clicks * weight, scores, qid=codes, k=k, gain="linear", no_relevant="zero")
 
 
 _KINDS = {"loglik": click_log_likelihood, "ips_dcg": ips_dcg_score}

@@ -45,6 +45,15 @@ class ImplicitMFRecommender(PointwiseMF):
     tol : float, default=1e-4
     init_std : float, default=0.1
     n_users, n_items : int or None, default=None
+        Fixed catalogue sizes: ids are then the integers ``0 .. n - 1``. ``None``: the
+        catalogue is the distinct ids of the training pairs (any hashable ids), see
+        :class:`RelMFRecommender`.
+    id_columns : pair of str, default=("user", "item")
+        Names of the user and the item column of a DataFrame ``X``, read by name in any
+        column order. A DataFrame without these names is read by position (user first) in
+        ``fit``, and by the names it had in ``fit`` afterwards.
+    cold_start : {"popularity", "error"}, default="popularity"
+        Policy for cold users (see :class:`RelMFRecommender`).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -83,6 +92,7 @@ class ImplicitMFRecommender(PointwiseMF):
     """
 
     _parameter_constraints = {
+        "id_columns": [tuple, list],
         **PointwiseMF._parameter_constraints,
         "loss": [StrOptions(set(LOSSES))],
     }
@@ -103,6 +113,8 @@ class ImplicitMFRecommender(PointwiseMF):
         init_std=0.1,
         n_users=None,
         n_items=None,
+        id_columns=("user", "item"),
+        cold_start="popularity",
         device="auto",
         random_state=None,
         verbose=0,
@@ -120,6 +132,8 @@ class ImplicitMFRecommender(PointwiseMF):
         self.init_std = init_std
         self.n_users = n_users
         self.n_items = n_items
+        self.id_columns = id_columns
+        self.cold_start = cold_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -166,6 +180,15 @@ class WMFRecommender(PointwiseMF):
     tol : float, default=1e-4
     init_std : float, default=0.1
     n_users, n_items : int or None, default=None
+        Fixed catalogue sizes: ids are then the integers ``0 .. n - 1``. ``None``: the
+        catalogue is the distinct ids of the training pairs (any hashable ids), see
+        :class:`RelMFRecommender`.
+    id_columns : pair of str, default=("user", "item")
+        Names of the user and the item column of a DataFrame ``X``, read by name in any
+        column order. A DataFrame without these names is read by position (user first) in
+        ``fit``, and by the names it had in ``fit`` afterwards.
+    cold_start : {"popularity", "error"}, default="popularity"
+        Policy for cold users (see :class:`RelMFRecommender`).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -207,6 +230,7 @@ class WMFRecommender(PointwiseMF):
     """
 
     _parameter_constraints = {
+        "id_columns": [tuple, list],
         **PointwiseMF._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "cg_steps": [None, Interval(Integral, 1, None, closed="left")],
@@ -229,6 +253,8 @@ class WMFRecommender(PointwiseMF):
         init_std=0.1,
         n_users=None,
         n_items=None,
+        id_columns=("user", "item"),
+        cold_start="popularity",
         device="auto",
         random_state=None,
         verbose=0,
@@ -247,6 +273,8 @@ class WMFRecommender(PointwiseMF):
         self.init_std = init_std
         self.n_users = n_users
         self.n_items = n_items
+        self.id_columns = id_columns
+        self.cold_start = cold_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -293,6 +321,15 @@ class BPRRecommender(BaseImplicitMF):
     optimizer : {"adam", "adagrad", "sgd"}, default="adam"
     init_std : float, default=0.1
     n_users, n_items : int or None, default=None
+        Fixed catalogue sizes: ids are then the integers ``0 .. n - 1``. ``None``: the
+        catalogue is the distinct ids of the training pairs (any hashable ids), see
+        :class:`RelMFRecommender`.
+    id_columns : pair of str, default=("user", "item")
+        Names of the user and the item column of a DataFrame ``X``, read by name in any
+        column order. A DataFrame without these names is read by position (user first) in
+        ``fit``, and by the names it had in ``fit`` afterwards.
+    cold_start : {"popularity", "error"}, default="popularity"
+        Policy for cold users (see :class:`RelMFRecommender`).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -333,6 +370,7 @@ class BPRRecommender(BaseImplicitMF):
     """
 
     _parameter_constraints = {
+        "id_columns": [tuple, list],
         **BaseImplicitMF._parameter_constraints,
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
     }
@@ -350,6 +388,8 @@ class BPRRecommender(BaseImplicitMF):
         init_std=0.1,
         n_users=None,
         n_items=None,
+        id_columns=("user", "item"),
+        cold_start="popularity",
         device="auto",
         random_state=None,
         verbose=0,
@@ -364,6 +404,8 @@ class BPRRecommender(BaseImplicitMF):
         self.init_std = init_std
         self.n_users = n_users
         self.n_items = n_items
+        self.id_columns = id_columns
+        self.cold_start = cold_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

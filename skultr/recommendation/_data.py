@@ -1,14 +1,16 @@
 """The recommendation data contract: (user, item) id pairs, their validation and the base class.
 
 Every recommender in :mod:`skultr.recommendation` takes ``X`` of shape ``(n, 2)``: one row per
-(user, item) pair, with non-negative integer ids, and an optional feedback vector ``y``
-(clicks or ratings). The catalogue is ``n_users x n_items``; it is given to the estimator or
-learned as ``max(id) + 1``. Scoring functions group test rows by user, so a recommender is
-evaluated with ordinary scikit-learn tools (:func:`~sklearn.model_selection.cross_validate`,
+(user, item) pair, with ids of any hashable type (mapped internally to ``0 .. n - 1``), and an
+optional feedback vector ``y`` (clicks or ratings). The catalogue is ``n_users x n_items``; it
+is declared to the estimator (integer ids) or learned as the distinct ids of ``fit``. Scoring
+functions group test rows by user, so a recommender is evaluated with ordinary scikit-learn
+tools (:func:`~sklearn.model_selection.cross_validate`,
 :class:`~sklearn.model_selection.GridSearchCV`) and the scorers of :mod:`skultr.metrics`.
 """
 
 import numbers
+import warnings
 from abc import abstractmethod
 
 import numpy as np
@@ -18,18 +20,26 @@ from sklearn.utils.validation import check_is_fitted
 from skultr.utils._interactions import (  # noqa: F401 (re-exported for the recommenders)
     _as_id_array,
     _first,
+    _id_repr,
+    _PairEstimatorMixin,
     aggregate_duplicates,
     check_interactions,
     check_propensity,
     interaction_matrix,
 )
 
+# Cells (users x items) of the dense score block that recommend() builds at once: 2**22
+# float64 cells are 32 MiB, and the block's argpartition needs about as much again.
+RECOMMEND_CHUNK_CELLS = 2**22
+COLD_START = ("error", "popularity")
 
-class BaseRecommender(BaseEstimator):
-    """Base class of the recommenders: the catalogue, pair validation and ``recommend``.
 
-    Subclasses call :meth:`_fit_catalogue` in ``fit`` and implement :meth:`_score_users`;
-    ``predict`` is theirs (it usually gathers the scores of the requested pairs).
+class BaseRecommender(_PairEstimatorMixin, BaseEstimator):
+    """Base class of the recommenders: the catalogue, pair validation, cold users, ``recommend``.
+
+    Subclasses call :meth:`_fit_pairs` then :meth:`_fit_catalogue` in ``fit``, and implement
+    :meth:`_score_users` (scores of every item for some user indices) and
+    :meth:`_score_pairs` (scores of some (user index, item index) pairs).
     """
 
     def __sklearn_tags__(self):
@@ -38,44 +48,105 @@ class BaseRecommender(BaseEstimator):
         tags.input_tags.two_d_array = True
         return tags
 
-    def _fit_catalogue(self, users, items, *, n_users=None, n_items=None):
-        """Set ``n_users_``, ``n_items_``, ``n_features_in_`` and ``seen_`` from training pairs."""
-        self.n_users_ = int(n_users) if n_users is not None else int(users.max()) + 1
-        self.n_items_ = int(n_items) if n_items is not None else int(items.max()) + 1
-        self.n_features_in_ = 2
+    def _fit_catalogue(self, users, items, positive=None, *, warm_if_any_pair=False):
+        """Set ``seen_``, ``item_popularity_`` and ``warm_users_`` from the training indices.
+
+        ``positive`` marks the pairs with positive feedback (``None``: all of them); a user
+        is warm when one of their training pairs is positive (implicit feedback: a user
+        without a click has no information), or has any pair with ``warm_if_any_pair``
+        (explicit ratings: negative ratings inform the user's factors too).
+        """
         seen = interaction_matrix(users, items, shape=(self.n_users_, self.n_items_))
         self.seen_ = seen.astype(bool)
+        if positive is None:
+            positive = np.ones(users.shape[0], dtype=bool)
+        liked = interaction_matrix(
+            users[positive], items[positive], shape=(self.n_users_, self.n_items_)
+        ).astype(bool)
+        self.item_popularity_ = np.asarray(liked.sum(axis=0), dtype=np.float64).ravel()
+        warm_from = self.seen_ if warm_if_any_pair else liked
+        self.warm_users_ = np.asarray(warm_from.sum(axis=1)).ravel() > 0
         return self
 
-    def _check_pairs(self, X):
-        """Validate prediction pairs against the fitted catalogue."""
-        check_is_fitted(self)
-        users, items, _ = check_interactions(X, n_users=self.n_users_, n_items=self.n_items_)
-        return users, items
+    def _cold_users(self, codes, ids, what):
+        """Mask of the cold entries (unknown ids or users without positive training pairs).
 
-    def _check_users(self, users):
-        check_is_fitted(self)
-        users = _as_id_array(np.atleast_1d(np.asarray(users)).ravel(), "users")
-        if users.size and users.max() >= self.n_users_:
-            i = _first(users >= self.n_users_)
+        ``cold_start="error"`` raises on the first one; ``"popularity"`` warns with their
+        count.
+        """
+        cold = codes < 0
+        cold[~cold] = ~self.warm_users_[codes[~cold]]
+        if not cold.any():
+            return cold
+        i = _first(cold)
+        n_cold = len(set(np.asarray(ids, dtype=object)[cold].tolist()))
+        if self.cold_start == "error":
             raise ValueError(
-                f"user id {users[i]} (entry {i}) was not in the training catalogue of "
-                f"{self.n_users_} users; recommend() has no fallback for unknown users."
+                f"user id {_id_repr(ids, i)} (entry {i} of {what}) is a cold user: it had no "
+                f"(positive) training pair ({n_cold} such user(s) in {what}). Set "
+                "cold_start='popularity' to rank items by training popularity for them."
             )
-        return users
+        warnings.warn(
+            f"{n_cold} cold user(s) in {what} (no (positive) training pair; first: user id "
+            f"{_id_repr(ids, i)}) are given the popularity fallback (cold_start='popularity'): "
+            "items ranked by the number of training users who liked them.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return cold
+
+    def _popularity_scores(self, items):
+        """Fallback score of a cold user for some items: the share of warm users who liked it."""
+        return self.item_popularity_[items] / max(int(self.warm_users_.sum()), 1)
+
+    def _check_pairs(self, X):
+        """Indices of prediction pairs and their cold-user mask (unknown items are errors)."""
+        check_is_fitted(self)
+        ids, _, _ = self._raw_pairs(X)
+        users, items, _ = self._encode_pairs(X, unknown_users="mark", unknown_items="error")
+        return users, items, self._cold_users(users, ids, "X")
+
+    def predict(self, X):
+        """Score (user, item) pairs; higher = more relevant.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_pairs, 2)
+            (user id, item id) pairs with ids of the training catalogue. An unknown item is
+            an error; a cold user (unknown, or without a positive training pair) follows
+            ``cold_start``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_pairs,)
+        """
+        users, items, cold = self._check_pairs(X)
+        scores = np.empty(users.shape[0], dtype=np.float64)
+        warm = ~cold
+        scores[warm] = self._score_pairs(users[warm], items[warm])
+        scores[cold] = self._popularity_scores(items[cold])
+        return scores
+
+    @abstractmethod
+    def _score_pairs(self, users, items):
+        """Scores of (user index, item index) pairs: ndarray ``(len(users),)``."""
 
     @abstractmethod
     def _score_users(self, users):
-        """Scores of every catalogue item for each user: ndarray ``(len(users), n_items_)``."""
+        """Scores of every catalogue item for each user index: ``(len(users), n_items_)``."""
 
     def recommend(self, users, n=10, *, exclude_seen=True):
         """Top-``n`` items for each user, by decreasing predicted score.
 
+        The scores are computed for blocks of users (about ``2**22`` user x item cells at a
+        time), so memory stays bounded whatever the number of users.
+
         Parameters
         ----------
-        users : array-like of int
-            Ids of users seen during ``fit`` (an unknown id raises a ``ValueError``: skultr
-            does not silently fall back to popularity; score such users yourself).
+        users : array-like of user ids
+            Ids as in ``fit`` (integers, strings...). A cold user (unknown, or without a
+            positive training pair) follows ``cold_start``: an error, or the items ranked by
+            training popularity with a warning counting such users.
         n : int, default=10
             Number of items per user.
         exclude_seen : bool, default=True
@@ -83,28 +154,57 @@ class BaseRecommender(BaseEstimator):
 
         Returns
         -------
-        items : ndarray of shape (n_users, n), dtype int64
-            Item ids, best first. Rows with fewer than ``n`` eligible items end with ``-1``.
+        items : ndarray of shape (n_users, n)
+            Item ids as in ``fit``, best first. Rows with fewer than ``n`` eligible items end
+            with ``-1`` (integer ids) or ``None`` (other ids).
         scores : ndarray of shape (n_users, n)
-            Their scores (``-inf`` where the item is ``-1``).
+            Their scores (``-inf`` where there is no item).
         """
-        users = self._check_users(users)
+        check_is_fitted(self)
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"n must be a positive integer; got {n!r}.")
-        scores = np.array(self._score_users(users), dtype=np.float64, copy=True)
-        if exclude_seen:
-            seen = self.seen_[users]
-            rows, cols = seen.nonzero()
-            scores[rows, cols] = -np.inf
+        ids = _as_id_array(np.atleast_1d(np.asarray(users, dtype=object)).ravel(), "users")
+        codes = self._encode_ids(ids, "user", unknown="mark")
+        cold = self._cold_users(codes, ids, "users")
         n_take = min(int(n), self.n_items_)
+        top = np.empty((codes.size, n_take), dtype=np.int64)
+        top_scores = np.empty((codes.size, n_take), dtype=np.float64)
+        step = max(1, RECOMMEND_CHUNK_CELLS // max(self.n_items_, 1))
+        for start in range(0, codes.size, step):
+            stop = min(start + step, codes.size)
+            top[start:stop], top_scores[start:stop] = self._top_block(
+                codes[start:stop], cold[start:stop], n_take, exclude_seen
+            )
+        missing = np.isneginf(top_scores)
+        if self.item_ids_.dtype == object:
+            items = np.empty(top.shape, dtype=object)
+            items[~missing] = self.item_ids_[top[~missing]]
+            items[missing] = None
+            pad = None
+        else:
+            items = self.item_ids_[top]
+            items[missing] = -1
+            pad = -1
+        if n_take < n:
+            width = ((0, 0), (0, n - n_take))
+            items = np.pad(items, width, constant_values=pad)
+            top_scores = np.pad(top_scores, width, constant_values=-np.inf)
+        return items, top_scores
+
+    def _top_block(self, codes, cold, n_take, exclude_seen):
+        scores = np.empty((codes.size, self.n_items_), dtype=np.float64)
+        warm = ~cold
+        if warm.any():
+            scores[warm] = self._score_users(codes[warm])
+        if cold.any():
+            scores[cold] = self._popularity_scores(np.arange(self.n_items_))[None, :]
+        if exclude_seen:
+            known = codes >= 0
+            rows, cols = self.seen_[codes[known]].nonzero()
+            scores[np.flatnonzero(known)[rows], cols] = -np.inf
         top = np.argpartition(-scores, n_take - 1, axis=1)[:, :n_take]
         top_scores = np.take_along_axis(scores, top, axis=1)
         order = np.argsort(-top_scores, axis=1, kind="stable")
-        items = np.take_along_axis(top, order, axis=1)
-        top_scores = np.take_along_axis(top_scores, order, axis=1)
-        items[np.isneginf(top_scores)] = -1
-        if n_take < n:
-            pad = n - n_take
-            items = np.pad(items, ((0, 0), (0, pad)), constant_values=-1)
-            top_scores = np.pad(top_scores, ((0, 0), (0, pad)), constant_values=-np.inf)
-        return items.astype(np.int64), top_scores
+        return np.take_along_axis(top, order, axis=1), np.take_along_axis(
+            top_scores, order, axis=1
+        )

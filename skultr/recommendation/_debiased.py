@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch.history import History
 from torch import nn
 
@@ -31,8 +31,9 @@ from skultr.propensity._balancing_torch import (
     standardised_tables,
 )
 from skultr.propensity._kernel_balancing import _RIDGE, mmd_pair, warn_if_collapsed
+from skultr.utils._interactions import index_ids, resolve_propensity
 
-from ._data import BaseRecommender, check_interactions, check_propensity
+from ._data import COLD_START, BaseRecommender, check_propensity
 
 METHODS = ("naive", "ips", "snips", "dr", "dr_jl", "mrdr")
 PROPENSITIES = ("logistic", "naive_bayes", "popularity", "uniform")
@@ -151,7 +152,18 @@ default="adaptive"
         Adam settings of the imputation model (DR-JL, MRDR); ``None``: ``lr`` /
         ``weight_decay``.
     n_users, n_items : int, default=None
-        Catalogue size (default: the largest training ids + 1).
+        Fixed catalogue sizes: ids are then the integers ``0 .. n - 1``. ``None``: the
+        catalogue is the distinct ids of the training pairs (integers of any size, strings
+        or other hashable ids; see :class:`~skultr.recommendation.RelMFRecommender`).
+    id_columns : pair of str, default=("user", "item")
+        Names of the user and the item column of a DataFrame ``X``, read by name in any
+        column order. A DataFrame without these names is read by position (user first) in
+        ``fit``, and by the names it had in ``fit`` afterwards.
+    cold_start : {"popularity", "error"}, default="popularity"
+        Policy for a cold user (an id without any training rating) in
+        ``predict`` and ``recommend``: ``"popularity"`` gives each item the share of warm
+        training users who rated it positively, with a warning counting the cold users;
+        ``"error"`` raises. An unknown item is always an error.
     max_epochs : int, default=30
     batch_size : int, default=128
         Observed pairs per step (the reference code's 128 on Coat).
@@ -181,8 +193,12 @@ default="adaptive"
     effective_sample_size_ : float or None
         Kish's effective sample size of ``weights_``.
     mmd_base_, mmd_ : float or None
-        With ``balancing``: MMD between the observed and all pairs in the kernel features,
-        with the base weights and with the learned weights.
+        With ``balancing``: squared MMD between the observed and all pairs in the kernel
+        features, with the base weights and with the learned weights (unbiased estimates
+        on the same samples, not clamped at zero; see
+        :attr:`KernelBalancingPropensity.mmd_ <skultr.propensity.KernelBalancingPropensity>`).
+    mmd_base_se_, mmd_se_ : float or None
+        Their standard errors: a difference of a few standard errors is noise.
     user_features_, item_features_ : ndarray or None
         Kernel features (standardised embeddings of the first, naive MF fit).
     bandwidth_ : float or None
@@ -223,14 +239,28 @@ default="adaptive"
     with one parameter group each (lr, weight decay per group); their losses do not share
     gradients, so this equals one optimizer per model stepping on the same batch.
 
+    ``sample_weight`` ``s`` (rescaled to mean 1 over ``O``) multiplies each observed pair's
+    terms: ``mean_B s e``, ``mean_B s w e``, ``Σ_B s w e / Σ_B s w``, ``mean_B s w (e − ê)``
+    and the imputation losses likewise. The catalogue term ``mean_M ê``, the balancing
+    objective and the first, naive fit of the kernel features and of DR's imputer are not
+    weighted.
+
     Kernel features: the user and item factors (and biases) of a naive MF with the same
     ``n_factors``/``biases``, fitted first for ``max_epochs`` epochs, standardised
     column-wise (the authors used frozen pretrained 4-d embeddings of unstated origin).
 
-    Here the weight model ``g`` is trained (``mmd_`` < ``mmd_base_``). In the authors' code
-    it never is: its output is read through a detached ``predict``, so their KB, WKB and AKB
-    variants train with fixed weights ``σ(g_init) / p̂``; the User Guide shows that their
-    published Coat gains are reached without balancing, by the training recipe alone.
+    The weight model ``g`` is trained by the balancing objective. Whether that lowers the
+    imbalance is measured, not assumed: compare ``mmd_`` with ``mmd_base_`` in units of
+    their standard errors (on simulated data with a strong selection it falls by many
+    standard errors; on Coat, with the paper recipes, the change is within noise). The
+    authors' code trains its weight model too: in their ``matrix_factorization_coat.py``
+    every KB, WKB and AKB class
+    (IPS and DR, Gaussian and exponential kernels) computes the balancing loss from
+    ``weight_model.forward`` and steps the weight optimizer, with weights ``σ(g) / p̂``; in
+    their Yahoo! R3 file (``matrix_factorization_music.py``) ``MF_AKBDR_Gau`` and
+    ``MF_AKBDR_Exp`` read the weights through the detached ``weight_model.predict``, so
+    those two keep ``g`` at its initialisation. (One stored revision of the Coat file,
+    2b67229, read ``predict`` in all twelve classes; revision fabfb43 reads ``forward``.)
 
     References
     ----------
@@ -258,6 +288,7 @@ default="adaptive"
     """
 
     _parameter_constraints: dict = {
+        "id_columns": [tuple, list],
         **BaseTorchEstimator._parameter_constraints,
         "method": [StrOptions(set(METHODS))],
         "propensity": [StrOptions(set(PROPENSITIES)), HasMethods(["fit", "predict"])],
@@ -273,6 +304,7 @@ default="adaptive"
         "imputation_weight_decay": [None, Interval(Real, 0, None, closed="left")],
         "n_users": [None, Interval(Integral, 1, None, closed="left")],
         "n_items": [None, Interval(Integral, 1, None, closed="left")],
+        "cold_start": [StrOptions(set(COLD_START))],
     }
     warm_start = False  # not supported: every fit starts afresh
 
@@ -289,6 +321,8 @@ default="adaptive"
         imputation_weight_decay=None,
         n_users=None,
         n_items=None,
+        id_columns=("user", "item"),
+        cold_start="popularity",
         max_epochs=30,
         batch_size=128,
         lr=0.01,
@@ -313,6 +347,8 @@ default="adaptive"
         self.imputation_weight_decay = imputation_weight_decay
         self.n_users = n_users
         self.n_items = n_items
+        self.id_columns = id_columns
+        self.cold_start = cold_start
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -359,18 +395,24 @@ default="adaptive"
                 "naive_bayes": NaiveBayesPropensity(),
                 "popularity": PopularityPropensity(),
             }[spec]
-        estimator = clone(spec)
-        catalogue = {"n_users": self.n_users_, "n_items": self.n_items_}
-        estimator.set_params(**{k: v for k, v in catalogue.items() if k in estimator.get_params()})
-        X = np.column_stack([users, items])
-        if isinstance(estimator, NaiveBayesPropensity):
-            if mar_y is None:
-                raise ValueError(
-                    "propensity='naive_bayes' needs mar_y in fit: the binarised ratings of a "
-                    "small missing-at-random sample, kept apart from any evaluation data."
-                )
-            return estimator.fit(X, y, mar_y=mar_y).predict(X, y)
-        return check_propensity(estimator.fit(X).predict(X), name="propensity")
+        if isinstance(spec, NaiveBayesPropensity) and mar_y is None:
+            raise ValueError(
+                "propensity='naive_bayes' needs mar_y in fit: the binarised ratings of a "
+                "small missing-at-random sample, kept apart from any evaluation data."
+            )
+        # Observation propensities: popularity counts every observed pair (no y); naive
+        # Bayes needs the ratings, kernel balancing learns its features from them.
+        theta, _, _ = resolve_propensity(
+            spec,
+            self.user_ids_[users],
+            self.item_ids_[items],
+            fit_y=None if isinstance(spec, (PopularityPropensity, LogisticPropensity)) else y,
+            predict_y=y,
+            fit_params={"mar_y": mar_y},
+            n_users=self.n_users,
+            n_items=self.n_items,
+        )
+        return theta
 
     def _optimizer_parameters(self, module):
         groups = [{"params": list(module.prediction.parameters())}]
@@ -438,7 +480,7 @@ default="adaptive"
 
     # -- fitting -------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, *, sample_propensity=None, mar_y=None):
+    def fit(self, X, y, *, sample_weight=None, sample_propensity=None, mar_y=None):
         """Fit the prediction model on observed binarised ratings.
 
         Parameters
@@ -448,6 +490,10 @@ default="adaptive"
         y : array-like of shape (n_samples,)
             Their ratings binarised by you, in [0, 1] (Coat: ``rating >= 3`` in the
             kernel-balancing papers).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each observed pair in the prediction loss (see Notes);
+            rescaled to mean 1, so a constant weight changes nothing. Routed by
+            ``set_fit_request(sample_weight=True)`` in a ``Pipeline`` or ``GridSearchCV``.
         sample_propensity : array-like of shape (n_samples,), default=None
             Known propensities of the observed pairs, in (0, 1]; overrides ``propensity``.
         mar_y : array-like, default=None
@@ -464,22 +510,38 @@ default="adaptive"
                 "DebiasedMFRecommender requires y to be passed, but the target y is None: "
                 "pass the binarised ratings of the pairs in X."
             )
-        users, items, y = check_interactions(X, y, n_users=self.n_users, n_items=self.n_items)
+        users, items, y = self._fit_pairs(X, y, n_users=self.n_users, n_items=self.n_items)
         if ((y < 0) | (y > 1)).any():
             i = int(np.flatnonzero((y < 0) | (y > 1))[0])
             raise ValueError(
                 f"y must hold binarised ratings in [0, 1] (e.g. y = rating >= 3); entry {i} "
                 f"is {y[i].item()!r}."
             )
+        if np.all(y == y[0]):
+            raise ValueError(
+                f"y must hold both positive and negative ratings; got one class: every entry "
+                f"is {y[0]:g}, "
+                "so there is nothing to learn (the model would predict about 0.5 for every "
+                "pair). Binarise with a threshold inside the range of the ratings."
+            )
+        s = np.ones(users.shape[0])
+        if sample_weight is not None:
+            s = _check_sample_weight(sample_weight, users, ensure_non_negative=True)
+            if not s.any():
+                raise ValueError(
+                    "sample_weight is zero for every pair: at least one needs a positive weight."
+                )
+            s = s / s.mean()
         # The naive loss has no weights to balance: balancing (like propensity) is unused.
         kb = None if self.method == "naive" else self._balancing_settings()
-        self._fit_catalogue(users, items, n_users=self.n_users, n_items=self.n_items)
+        self._fit_catalogue(users, items, y > 0, warm_if_any_pair=True)
         device = resolve_device(self.device)
         self.seed_ = draw_seed(self.random_state)
         n = users.shape[0]
         self.p_bar_ = n / (self.n_users_ * self.n_items_)
         self.propensity_ = self.weights_ = self.effective_sample_size_ = None
         self.mmd_base_ = self.mmd_ = self.bandwidth_ = None
+        self.mmd_base_se_ = self.mmd_se_ = None
         self.user_features_ = self.item_features_ = None
         base = np.ones(n)
         if self.method != "naive":
@@ -490,12 +552,13 @@ default="adaptive"
         i_t = torch.as_tensor(items, device=device)
         y_t = torch.as_tensor(y, dtype=torch.float32, device=device)
         q_t = torch.as_tensor(base, dtype=torch.float32, device=device)
+        s_t = torch.as_tensor(s, dtype=torch.float32, device=device)
         self.balancing_ = kb
         self._state = {"kb": kb, "q_all": q_t}
         try:
             if kb is not None or self.method == "dr":
                 self._prepare_features(u_t, i_t, y_t, kb, device)
-            self._train((u_t, i_t, y_t, q_t), fresh=True)
+            self._train((u_t, i_t, y_t, q_t, s_t), fresh=True)
             self._finish(users, items, u_t, i_t, base)
         finally:
             del self._state
@@ -559,16 +622,20 @@ default="adaptive"
         )
 
     def _loss(self, module, batch):
-        u, i, r, q = batch
+        u, i, r, q, s = batch
         f_obs = module.prediction(u, i)
         e = F.binary_cross_entropy_with_logits(f_obs, r, reduction="none")
         if self.method == "naive":
-            return e.mean()
+            return (s * e).mean()
         kb = self._state["kb"]
         w = q if module.weight is None else q * torch.exp(module.weight(u, i).detach())
+        sw = s * w  # sample weight times inverse-propensity (or balancing) weight
         extra = torch.zeros((), device=u.device)
         if self.method in ("ips", "snips"):
-            loss = (w * e).mean() if self.method == "ips" else (w * e).sum() / w.sum()
+            if self.method == "ips":
+                loss = (sw * e).mean()
+            else:
+                loss = (sw * e).sum() / sw.sum().clamp_min(1e-12)
             outcome = e.detach()
         else:
             ratio = kb.sample_ratio if kb is not None else 5
@@ -583,7 +650,7 @@ default="adaptive"
             f_all = module.prediction(au, ai)
             e_hat_all = F.binary_cross_entropy_with_logits(f_all, target_all)
             e_hat_obs = F.binary_cross_entropy_with_logits(f_obs, target_obs, reduction="none")
-            loss = e_hat_all + (w * (e - e_hat_obs)).mean()
+            loss = e_hat_all + (sw * (e - e_hat_obs)).mean()
             outcome = (e - e_hat_obs).detach()
             if self.method in ("dr_jl", "mrdr"):
                 # Imputation step: ê as a function of the imputation model (f fixed).
@@ -594,7 +661,7 @@ default="adaptive"
                     v = w
                 else:
                     v = (w * (w - self.p_bar_)).clamp_min(0.0) / (1.0 - self.p_bar_)
-                extra = extra + (v * (e.detach() - e_hat_imp) ** 2).mean()
+                extra = extra + (s * v * (e.detach() - e_hat_imp) ** 2).mean()
         if module.weight is not None:
             extra = extra + self._balancing_loss(module, u, i, q, w, outcome)
         return loss + extra
@@ -639,7 +706,9 @@ default="adaptive"
                 "Pass balancing=KernelBalancingPropensity(...) with a larger entropy_weight "
                 "or C, or a smaller penalty or n_centers."
             )
-            self.mmd_base_, self.mmd_ = self._mmd(users, items, base, weights)
+            (self.mmd_base_, self.mmd_base_se_), (self.mmd_, self.mmd_se_) = self._mmd(
+                users, items, base, weights
+            )
         self.weights_ = weights
         self.effective_sample_size_ = warn_if_collapsed(
             weights, what=what, advice=advice, stacklevel=4
@@ -670,14 +739,46 @@ default="adaptive"
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_pairs, 2)
-            Pairs of ids of the training catalogue.
+            (user id, item id) pairs of the training catalogue (a cold user follows
+            ``cold_start``; an unknown item is an error).
 
         Returns
         -------
         proba : ndarray of shape (n_pairs,)
         """
-        users, items = self._check_pairs(X)
+        return super().predict(X)
+
+    def _score_pairs(self, users, items):
         return 1.0 / (1.0 + np.exp(-self._logits(users, items)))
+
+    def score(self, X, y):
+        """Mean per-user nDCG@5 of held-out ratings ranked by ``predict``.
+
+        The default score (``GridSearchCV`` and ``cross_validate`` use it when no
+        ``scoring`` is given): :func:`~skultr.metrics.ndcg_score` with ``k=5`` (the
+        kernel-balancing papers' NDCG@5), the users of ``X`` as ``qid`` and the binarised
+        ratings ``y`` as gains; users without a positive rating are skipped. On MNAR
+        validation ratings it is as biased as the ratings are: score on a
+        missing-at-random sample where you have one.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_pairs, 2)
+            Held-out (user id, item id) pairs.
+        y : array-like of shape (n_pairs,)
+            Their binarised ratings, in [0, 1].
+
+        Returns
+        -------
+        score : float
+        """
+        from skultr.metrics import ndcg_score
+
+        if y is None:
+            raise ValueError("DebiasedMFRecommender.score needs y, the held-out ratings.")
+        users, _, y = self._raw_pairs(X, y)
+        _, qid = index_ids(users)
+        return ndcg_score(y, self.predict(X), qid=qid, k=5)
 
     def _score_users(self, users):
         check_is_fitted(self)

@@ -33,7 +33,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import _fit_context, clone
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
@@ -49,13 +49,9 @@ from skultr._torch import (
 )
 from skultr._torch._modules import MatrixFactorization
 from skultr._torch._optim import OPTIMIZERS
+from skultr.utils._interactions import lookup_ids, resolve_propensity
 
-from ._data import (
-    BaseRecommender,
-    aggregate_duplicates,
-    check_interactions,
-    check_propensity,
-)
+from ._data import COLD_START, BaseRecommender, aggregate_duplicates
 
 LOSSES = ("least_squares", "squared", "logistic")
 # Memory budget (floats) of the per-row k x k systems built in one chunk of a weighted ALS step.
@@ -215,10 +211,13 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         "init_std": [Interval(Real, 0, None, closed="neither")],
         "n_users": [None, Interval(Integral, 1, None, closed="left")],
         "n_items": [None, Interval(Integral, 1, None, closed="left")],
+        "cold_start": [StrOptions(set(COLD_START))],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+    # k of the default score (Recall@k of held-out positives over the catalogue).
+    score_k = 10
 
     # -- hooks ---------------------------------------------------------------------------
     def _check_feedback(self, y):
@@ -273,7 +272,8 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_pairs, 2)
-            (user id, item id) pairs: non-negative integers. Without ``y`` every pair is a
+            (user id, item id) pairs: any hashable ids (see ``id_columns`` for a DataFrame's
+            columns). Without ``y`` every pair is a
             click; every pair of the catalogue not listed is unlabelled (feedback 0).
         y : array-like of shape (n_pairs,), optional
             Feedback of each pair (see the class documentation for the values accepted);
@@ -284,12 +284,11 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         -------
         self
         """
-        users, items, y = check_interactions(X, y, n_users=self.n_users, n_items=self.n_items)
+        users, items, y = self._fit_pairs(X, y, n_users=self.n_users, n_items=self.n_items)
         y = self._check_feedback(y)
         self._check_solver()
         device = resolve_device(self.device)
         users, items, y, n_duplicates = aggregate_duplicates(users, items, y, how="max")
-        self._fit_catalogue(users, items, n_users=self.n_users, n_items=self.n_items)
         self.n_duplicates_ = n_duplicates
         values = np.ones(users.shape[0]) if y is None else y
         positive = values > 0
@@ -298,8 +297,13 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
                 f"{type(self).__name__} needs at least one click (a pair with y > 0); "
                 "all feedback is 0."
             )
+        self._fit_catalogue(users, items, positive)
         self.n_clicks_ = int(positive.sum())
-        self._fit_factors(users[positive], items[positive], values[positive], device)
+        self._logged = (users, items, y)
+        try:
+            self._fit_factors(users[positive], items[positive], values[positive], device)
+        finally:
+            del self._logged
         with torch.no_grad():
             self.user_factors_ = self.module_.user_factors.weight.detach().cpu().double().numpy()
             self.item_factors_ = self.module_.item_factors.weight.detach().cpu().double().numpy()
@@ -309,24 +313,40 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         """Hook: reject parameter combinations before any work (pointwise models)."""
 
     # -- prediction ----------------------------------------------------------------------
-    def predict(self, X):
-        """Score (user, item) pairs: ``⟨u_u, v_i⟩``, higher = more relevant.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_pairs, 2)
-            Pairs of ids seen in the training catalogue.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_pairs,)
-        """
-        users, items = self._check_pairs(X)
+    def _score_pairs(self, users, items):
         return np.einsum("ij,ij->i", self.user_factors_[users], self.item_factors_[items])
 
     def _score_users(self, users):
         check_is_fitted(self)
         return self.user_factors_[users] @ self.item_factors_.T
+
+    def score(self, X, y=None):
+        """Recall@10 of held-out positive pairs, each user ranked over the whole catalogue.
+
+        The default score of the implicit-feedback recommenders (``GridSearchCV`` and
+        ``cross_validate`` use it when no ``scoring`` is given): for each user of ``X``,
+        :meth:`recommend` ranks every item the user did not interact with in training, and
+        the score is the share of the user's held-out positives (pairs of ``X`` with
+        ``y > 0``, or all pairs when ``y`` is None) in the top 10, averaged over those users.
+        It is :func:`~skultr.metrics.ips_recall_at_k_score` with all propensities 1; for an
+        unbiased estimate from MNAR clicks use
+        :func:`~skultr.metrics.make_ips_scorer` with the exposure propensities.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_pairs, 2)
+            Held-out (user id, item id) pairs.
+        y : array-like of shape (n_pairs,), default=None
+            Their feedback; pairs with ``y = 0`` are not positives.
+
+        Returns
+        -------
+        score : float
+            In [0, 1], greater is better.
+        """
+        from skultr.metrics._ips import _IPSScorer
+
+        return _IPSScorer("recall", None, self.score_k, 0.0)(self, X, y)
 
 
 class PointwiseMF(BaseImplicitMF):
@@ -548,8 +568,22 @@ class RelMFRecommender(PointwiseMF):
     init_std : float, default=0.1
         Standard deviation of the normal initial factors.
     n_users, n_items : int or None, default=None
-        Catalogue sizes. ``None`` takes ``max(id) + 1`` of the training pairs. The loss runs
-        over the whole catalogue, so declare them when some users or items have no pair.
+        Fixed catalogue sizes: ids are then the integers ``0 .. n - 1``, and the loss runs
+        over all of them (declare them when some users or items have no pair). ``None``:
+        the catalogue is the distinct ids of the training pairs, which may be integers of
+        any size, strings or other hashable values (mapped to indices in order of first
+        appearance; memory follows the number of distinct ids).
+    id_columns : pair of str, default=("user", "item")
+        Names of the user and the item column of a DataFrame ``X``, read by name in any
+        column order. A DataFrame without these names is read by position (user first) in
+        ``fit``, and by the names it had in ``fit`` afterwards.
+    cold_start : {"popularity", "error"}, default="popularity"
+        Policy for a cold user in ``predict`` and ``recommend`` (an unknown id, or a user
+        without a positive training pair, whose factors carry no information):
+        ``"popularity"`` scores items by the share of warm training users who liked them
+        (``item_popularity_`` / number of warm users) and warns with the count of cold
+        users; ``"error"`` raises a ``ValueError`` naming the first one. An unknown *item*
+        is always an error.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     random_state : int, RandomState instance or None, default=None
         Seeds the initial factors and the sampling: the same seed gives the same model on the
@@ -653,6 +687,7 @@ class RelMFRecommender(PointwiseMF):
     """
 
     _parameter_constraints = {
+        "id_columns": [tuple, list],
         **PointwiseMF._parameter_constraints,
         "clip": [Interval(Real, 0, 1, closed="both")],
         "loss": [StrOptions(set(LOSSES))],
@@ -677,6 +712,8 @@ class RelMFRecommender(PointwiseMF):
         init_std=0.1,
         n_users=None,
         n_items=None,
+        id_columns=("user", "item"),
+        cold_start="popularity",
         device="auto",
         random_state=None,
         verbose=0,
@@ -696,6 +733,8 @@ class RelMFRecommender(PointwiseMF):
         self.init_std = init_std
         self.n_users = n_users
         self.n_items = n_items
+        self.id_columns = id_columns
+        self.cold_start = cold_start
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -707,36 +746,44 @@ class RelMFRecommender(PointwiseMF):
         return inverse, 1.0 - inverse, 1.0
 
     def _click_propensity(self, users, items):
-        """Fit or check the propensity model; return ``θ`` of each click."""
+        """Fit or check the propensity model (:func:`resolve_propensity`); ``θ`` of each click.
+
+        An estimator is fitted on every logged pair (with its feedback ``y`` when given) and
+        asked for the propensity of the clicks; an array is indexed by id.
+        """
         spec = self.propensity
         if spec is None:
             from skultr.propensity._popularity import PopularityPropensity
 
             spec = PopularityPropensity(eta=0.5)
+        logged_users, logged_items, logged_y = self._logged
         if hasattr(spec, "fit") and hasattr(spec, "predict"):
-            estimator = clone(spec)
-            if estimator.get_params().get("n_items", "absent") is None:
-                estimator.set_params(n_items=self.n_items_)
-            pairs = np.column_stack([users, items])
-            estimator.fit(pairs)
-            theta = check_propensity(
-                estimator.predict(pairs),
-                name=f"propensity (the predictions of {type(estimator).__name__})",
+            from skultr.propensity._popularity import PopularityPropensity
+
+            theta, estimator, _ = resolve_propensity(
+                spec,
+                self.user_ids_[logged_users],
+                self.item_ids_[logged_items],
+                fit_y=logged_y,
+                predict_y=logged_y,
+                n_users=self.n_users,
+                n_items=self.n_items,
             )
             self.propensity_estimator_ = estimator
-            per_item = getattr(estimator, "propensity_", None)
-            if per_item is not None and np.shape(per_item) == (self.n_items_,):
-                self.propensity_ = np.asarray(per_item, dtype=np.float64)
-            return theta.reshape(-1)
-        theta = check_propensity(spec, name="propensity")
-        if theta.shape == (self.n_items_,):
-            self.propensity_ = theta
-            return theta[items]
-        if theta.shape == (self.n_users_, self.n_items_):
-            self.propensity_ = theta
-            return theta[users, items]
-        raise ValueError(
-            f"propensity must have shape (n_items,) = ({self.n_items_},) or (n_users, n_items) "
-            f"= ({self.n_users_}, {self.n_items_}) for this catalogue; got shape {theta.shape}. "
-            "Declare n_users / n_items when the training pairs do not reach the last ids."
+            if isinstance(estimator, PopularityPropensity):
+                codes = lookup_ids(self.item_ids_, estimator.item_ids_)
+                if (codes >= 0).all():
+                    self.propensity_ = estimator.propensity_[codes]
+            clicked = (
+                np.ones(logged_users.shape[0], dtype=bool) if logged_y is None else (logged_y > 0)
+            )
+            return theta[clicked]
+        theta, _, table = resolve_propensity(
+            spec,
+            self.user_ids_[users],
+            self.item_ids_[items],
+            n_users=self.n_users,
+            n_items=self.n_items,
         )
+        self.propensity_ = table
+        return theta

@@ -13,11 +13,19 @@ import numpy as np
 FRAME_COLUMNS = ("qid", "position")
 
 
+class ClickLogWarning(UserWarning):
+    """A click log that fits, but from which (part of) the model cannot be learned."""
+
+
 def split_frame_columns(X, qid, position):
     """Take ``qid`` / ``position`` columns out of a pandas DataFrame ``X`` (XGBoost style).
 
-    Returns ``(X_without_them, qid, position)``. Giving both the column and the argument is
-    an error, so the two cannot silently disagree.
+    Returns ``(X_without_them, qid, position)``. The one convention of every ranker, position
+    propensity estimator and ranking scorer: an argument given explicitly (or routed as
+    metadata) is used; otherwise the column of a DataFrame ``X``. When both are given they
+    must hold the same values (a ``Pipeline`` may route the ids and also pass the column
+    through); if they differ it is a ValueError naming the first differing row, so the two
+    cannot silently disagree.
     """
     columns = getattr(X, "columns", None)
     if columns is None or not hasattr(X, "drop"):
@@ -27,13 +35,78 @@ def split_frame_columns(X, qid, position):
         return X, qid, position
     given = {"qid": qid, "position": position}
     for name in found:
+        column = X[name].to_numpy()
         if given[name] is not None:
-            raise ValueError(
-                f"{name} was given both as a column of X and as the {name}= argument; "
-                "give it only once."
-            )
-        given[name] = X[name].to_numpy()
+            _check_same(name, given[name], column)
+        else:
+            given[name] = column
     return X.drop(columns=found), given["qid"], given["position"]
+
+
+def _check_same(name, argument, column):
+    argument = np.asarray(argument)
+    if argument.ndim == 2 and argument.shape[1] == 1:
+        argument = argument.ravel()
+    if argument.shape != column.shape:
+        raise ValueError(
+            f"{name} was given both as a column of X and as the {name}= argument (or routed "
+            f"metadata), with {argument.shape[0] if argument.ndim else 1} and {len(column)} "
+            "entries; give it only once."
+        )
+    try:
+        differ = argument != column
+        differ = np.asarray(differ, dtype=bool).reshape(-1)
+    except (TypeError, ValueError):
+        differ = np.array([a != c for a, c in zip(argument, column, strict=True)], dtype=bool)
+    if differ.any():
+        i = int(np.flatnonzero(differ)[0])
+        raise ValueError(
+            f"{name} was given both as a column of X and as the {name}= argument (or routed "
+            f"metadata), and the two differ (first at row {i}: {column[i]!r} in the column, "
+            f"{argument[i]!r} in the argument); give it only once."
+        )
+
+
+_MISSING_QID = (
+    "{who} got no qid and {n_rows} rows, more than one list can hold ({limit}): without "
+    "qid all rows would be taken for one list{dropped}. Pass the list (session) id of each "
+    "row, either\n"
+    "- as an argument: {call}, or in a Pipeline / GridSearchCV / cross_validate through "
+    "metadata routing: sklearn.set_config(enable_metadata_routing=True) and "
+    "{request}, then pass qid=..., position=... to the outer fit; or\n"
+    "- as columns named 'qid' and 'position' of a pandas DataFrame X. Transformers in front "
+    'must leave them untouched and named: ColumnTransformer([("scale", StandardScaler(), '
+    'feature_columns)], remainder="passthrough", verbose_feature_names_out=False)'
+    ".set_output(transform=\"pandas\") (see the User Guide, 'Pipelines')."
+)
+
+
+def check_qid_given(qid, n_rows, max_position, who, *, method="fit"):
+    """Raise when there is no ``qid`` and more rows than one list of ``max_position`` holds.
+
+    Without ``qid`` every row is taken to be in one list, which is only right for a log
+    of one list; with more rows than ``max_position`` it would silently fit (or score) a
+    whole log, or a cross-validation fold, as one list.
+    """
+    if qid is not None or n_rows <= max_position:
+        return
+    if method == "score":
+        call, request = f"{who.split('.')[0]}.score(X, y, qid=qid)", "set_score_request(qid=True)"
+        dropped = ""
+    else:
+        call = f"{method}(X, y, qid=qid, position=position)"
+        request = "set_fit_request(qid=True, position=True)"
+        dropped = f" and the rows beyond position {max_position} dropped"
+    raise ValueError(
+        _MISSING_QID.format(
+            who=who,
+            n_rows=n_rows,
+            limit=f"max_position={max_position}",
+            dropped=dropped,
+            call=call,
+            request=request,
+        )
+    )
 
 
 def drop_frame_columns(X):
@@ -91,7 +164,8 @@ def check_clicks(y, n_rows):
 def list_codes(qid, n_rows):
     """Dense list index of each row (lists numbered in sorted ``qid`` order), and their count.
 
-    ``qid=None`` puts every row in one list.
+    ``qid=None`` puts every row in one list (callers first reject a missing ``qid`` on more
+    rows than one list holds, with :func:`check_qid_given`).
     """
     if qid is None:
         return np.zeros(n_rows, dtype=np.int64), int(n_rows > 0)

@@ -22,6 +22,12 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
             "float32 matrix products over batches of different shapes round differently "
             "(relative differences ~1e-7, above the check's 1e-7 tolerance)"
         ),
+        "check_sample_weight_equivalence_on_dense_data": (
+            "float32 training: a weighted mean and the mean over repeated rows sum in a "
+            "different order, so after 100 Adam epochs predictions differ by ~1e-7 relative "
+            "on some CPUs (AMD EPYC), above the check's 1e-7 tolerance; the equivalence is "
+            "tested at float32 tolerance in skultr/_torch/tests/test_engine.py"
+        ),
     },
 }
 
@@ -99,13 +105,35 @@ _SAMPLE_WEIGHT_CLICK_CHECKS = (
     "check_sample_weights_pandas_series",
     "check_sample_weights_shape",
 )
-_SMALL_RANKER = {"hidden_layer_sizes": (8,), "max_epochs": 2, "device": "cpu", "random_state": 0}
+# The generic checks fit without qid. A log without qid is one list, and a click-log
+# estimator refuses more rows than one list can hold (max_position), so the checks run with
+# lists long enough for their data (at most a few hundred rows).
+_CHECK_LIST_LENGTH = 1000
+_SMALL_RANKER = {
+    "hidden_layer_sizes": (8,),
+    "max_epochs": 2,
+    "device": "cpu",
+    "random_state": 0,
+    "max_position": _CHECK_LIST_LENGTH,
+}
 TEST_PARAMS["DLARanker"] = [dict(_SMALL_RANKER)]
 TEST_PARAMS["NaiveRanker"] = [dict(_SMALL_RANKER)]
 TEST_PARAMS["IPWRanker"] = [
-    {**_SMALL_RANKER, "propensity": (1.0, 0.9, 0.7, 0.5, 0.4, 0.3, 0.2, 0.15, 0.12, 0.1)}
+    {
+        **_SMALL_RANKER,
+        "propensity": lambda: _check_propensity_model(),
+    }
 ]
-TEST_PARAMS["RegressionEMPropensity"] = [{"max_iter": 3}]
+
+
+def _check_propensity_model():
+    from skultr.propensity import RegressionEMPropensity
+
+    return RegressionEMPropensity(max_iter=3, max_position=_CHECK_LIST_LENGTH)
+
+
+TEST_PARAMS["RandomizationPropensity"] = [{"max_position": _CHECK_LIST_LENGTH}]
+TEST_PARAMS["RegressionEMPropensity"] = [{"max_iter": 3, "max_position": _CHECK_LIST_LENGTH}]
 for _name in ("DLARanker", "NaiveRanker", "IPWRanker"):
     EXPECTED_FAILED_CHECKS[_name] = {
         **dict.fromkeys(_CLICK_CHECKS + _SAMPLE_WEIGHT_CLICK_CHECKS, _NOT_CLICKS),
@@ -212,6 +240,25 @@ for _name in (
         **dict.fromkeys(_ID_PAIR_CHECKS, _NOT_ID_PAIRS_KB),
         **_ID_PAIR_BY_DESIGN,
     }
+# DebiasedMFRecommender takes sample_weight: those checks also fit on feature matrices (rerun
+# on id pairs there too), and a weight is not a repetition in minibatch training.
+_SAMPLE_WEIGHT_PAIR_CHECKS = (
+    "check_all_zero_sample_weights_error",
+    "check_sample_weights_list",
+    "check_sample_weights_not_an_array",
+    "check_sample_weights_not_overwritten",
+    "check_sample_weights_pandas_series",
+    "check_sample_weights_shape",
+)
+_WEIGHT_IS_NOT_REPETITION = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "minibatch training: a repeated pair is one more row in the shuffled batches (and in "
+        "the catalogue's observation rate), not a weight of 2 in the same batch"
+    ),
+}
+EXPECTED_FAILED_CHECKS["DebiasedMFRecommender"].update(
+    dict.fromkeys(_SAMPLE_WEIGHT_PAIR_CHECKS, _NOT_ID_PAIRS_KB), **_WEIGHT_IS_NOT_REPETITION
+)
 
 
 # Estimators that are not public but whose contract the checks must still guard: the
@@ -229,6 +276,23 @@ def construct_instances(name, cls):
         yield cls(**{key: _build(value) for key, value in params.items()})
 
 
+# The TTTS post-processors on a forest: fit takes sample_weight, and a forest trains on
+# bootstrap draws, so a weight is not a repeated row (scikit-learn expects the same check to
+# fail for RandomForestClassifier itself). On a single tree the check passes.
+_FOREST_WEIGHTS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "a RandomForestClassifier draws bootstrap rows, so a weight is not a repetition "
+        "(scikit-learn expects this check to fail for the forest itself)"
+    ),
+}
+
+
 def expected_failed_checks(estimator):
     """Map check names to reasons for ``parametrize_with_checks``."""
-    return dict(EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}))
+    expected = dict(EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}))
+    inner = getattr(estimator, "estimator", None)
+    if type(estimator).__name__ in ("TTTSClassifier", "FairTTTSClassifier") and (
+        type(inner).__name__ == "RandomForestClassifier"
+    ):
+        expected.update(_FOREST_WEIGHTS)
+    return expected

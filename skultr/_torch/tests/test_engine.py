@@ -321,6 +321,25 @@ def test_partial_fit_matches_fit_epochs(data):
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-5, atol=1e-6)
 
 
+def test_sample_weight_equals_repeated_rows_at_float32_tolerance():
+    """Integer weights act as repeated rows (sklearn's check, at a tolerance any CPU meets).
+
+    sklearn's ``check_sample_weight_equivalence_on_dense_data`` compares at rtol 1e-7, which
+    float32 training meets on some CPUs and not on others (summation order); the property
+    itself must hold to float32 round-off accumulated over the epochs.
+    """
+    rng = np.random.RandomState(42)
+    X = rng.rand(15, 30)
+    y = rng.randint(0, 3, size=15).astype(float)
+    sw = rng.randint(0, 5, size=15)
+    repeated = _reg(random_state=0).fit(X.repeat(sw, axis=0), y.repeat(sw))
+    weighted = _reg(random_state=0).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-4, atol=1e-5)
+    # and the weights matter: unweighted training gives another model
+    plain = _reg(random_state=0).fit(X, y)
+    assert np.abs(plain.predict(X) - repeated.predict(X)).max() > 1e-3
+
+
 # -- pickling ----------------------------------------------------------------------------
 def test_pickle_round_trip_resumes_identically(data):
     X, y = data

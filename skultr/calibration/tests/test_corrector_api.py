@@ -193,3 +193,51 @@ def test_invalid_hyperparameters_are_named():
         TweedieCorrector(bandwidth=-1.0).fit(y_pred, y)
     with pytest.raises(ValueError, match="'density_sample' parameter"):
         TweedieCorrector(density_sample="trial").fit(y_pred, y)
+
+
+def test_boolean_truth_is_zero_one(corrector):
+    # before: numpy's "boolean subtract" TypeError from inside the calibration regression
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(size=300) < 0.4
+    y_pred = np.clip(0.5 * truth + 0.25 + 0.1 * rng.normal(size=300), 0, 1)
+    as_bool = clone(corrector).fit(y_pred, truth)
+    as_float = clone(corrector).fit(y_pred, truth.astype(float))
+    np.testing.assert_array_equal(as_bool.transform(y_pred), as_float.transform(y_pred))
+    assert as_bool.slope_ == as_float.slope_ and as_bool.sigma_ == as_float.sigma_
+    np.testing.assert_array_equal(
+        clone(corrector).fit(y_pred, pd.Series(truth)).transform(y_pred),
+        as_float.transform(y_pred),
+    )
+
+
+def test_feature_names_out_follow_isotonic_regression(corrector):
+    # before: no get_feature_names_out (and so no set_output)
+    y_pred, y = _calibration_pairs()
+    corrector.fit(y_pred, y)
+    name = type(corrector).__name__.lower() + "0"
+    np.testing.assert_array_equal(corrector.get_feature_names_out(), [name])
+    assert corrector.get_feature_names_out(["x0"]).tolist() == [name]
+    with pytest.raises(ValueError, match="input_features"):
+        corrector.get_feature_names_out(["a", "b"])
+    frame = pd.DataFrame({"wealth_hat": y_pred})
+    corrector.fit(frame, y)
+    assert corrector.get_feature_names_out(["wealth_hat"]).tolist() == [name]
+    with pytest.raises(ValueError, match="input_features"):
+        corrector.get_feature_names_out(["other"])
+
+
+def test_set_output_pandas(corrector):
+    y_pred, y = _calibration_pairs()
+    expected = clone(corrector).fit(y_pred, y).transform(y_pred)
+    fitted = corrector.set_output(transform="pandas").fit(y_pred, y)
+    for given in (y_pred, y_pred.reshape(-1, 1), pd.Series(y_pred, index=np.arange(300) + 7)):
+        out = fitted.transform(given)
+        assert isinstance(out, pd.DataFrame) and out.shape == (300, 1)
+        assert out.columns.tolist() == fitted.get_feature_names_out().tolist()
+        np.testing.assert_allclose(out.iloc[:, 0].to_numpy(), expected)
+    assert out.index.tolist() == (np.arange(300) + 7).tolist()
+    assert isinstance(fitted.fit_transform(y_pred, y), pd.DataFrame)
+    # predict stays a 1-D array, as for every regressor
+    assert isinstance(fitted.predict(y_pred), np.ndarray)
+    corrector.set_output(transform="default")
+    assert isinstance(corrector.transform(y_pred), np.ndarray)

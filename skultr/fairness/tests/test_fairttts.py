@@ -281,3 +281,39 @@ def test_amplifying_every_node_exact_equals_monte_carlo(biased, forest):
     report = exact.protected_decision_path(X_test[:5])
     n_internal = sum((est.tree_.children_left >= 0).sum() for est in forest.estimators_)
     assert report.reach.shape == (5, n_internal)
+
+
+def test_integer_sample_weight_equals_repeated_rows(biased):
+    # before: fit(X, y, sample_weight=w) raised TypeError
+    X, _, y, _ = biased
+    X, y = X[:400], y[:400]
+    w = np.random.default_rng(0).integers(0, 4, size=len(y))
+    tree = DecisionTreeClassifier(min_samples_leaf=1, random_state=0)
+    for params in ({}, {"heuristic": "confidence"}, {"amplified_nodes": "all", "alpha": 3.0}):
+        weighted = fair(tree, **params).fit(X, y, sample_weight=w)
+        repeated = fair(tree, **params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+        np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-6)
+    with pytest.raises(ValueError, match="sample_weight"):
+        fair(tree).fit(X, y, sample_weight=-np.ones(len(y)))
+
+
+def test_sample_weight_is_routed_in_weighted_cross_validation(biased):
+    import sklearn
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+
+    X, _, y, _ = biased
+    w = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y))
+    est = fair(DecisionTreeClassifier(min_samples_leaf=10, random_state=0))
+    cv = StratifiedKFold(3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = (
+            clone(est).set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+        )
+        result = cross_validate(
+            routed, X, y, cv=cv, params={"sample_weight": w}, return_estimator=True
+        )
+    for (train, _), fitted in zip(cv.split(X, y), result["estimator"], strict=True):
+        by_hand = clone(est).fit(X[train], y[train], sample_weight=w[train])
+        np.testing.assert_array_equal(fitted.predict_proba(X), by_hand.predict_proba(X))
+        unweighted = clone(est).fit(X[train], y[train])
+        assert not np.array_equal(fitted.predict_proba(X), unweighted.predict_proba(X))

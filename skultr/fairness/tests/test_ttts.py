@@ -266,3 +266,73 @@ def test_dataframe_input_keeps_feature_names(data, forest):
         np.testing.assert_allclose(ttts.predict_proba(frame), ttts.predict_proba(X))
     with pytest.raises(ValueError, match="feature names"):
         TTTSClassifier(tree).fit(frame.rename(columns={"f0": "zz"}), y)
+
+
+# -- sample_weight and degenerate targets -------------------------------------------------
+def _weighted_and_repeated(data, n=120):
+    X, y = data[0][:n], data[1][:n]
+    w = np.random.default_rng(0).integers(0, 4, size=n)
+    return X, y, w, np.repeat(X, w, axis=0), np.repeat(y, w)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"heuristic": "confidence"},
+        {"heuristic": "distance", "distance_scale": "node_std"},
+        {"heuristic": "agreement"},
+    ],
+    ids=["confidence", "node_std", "agreement"],
+)
+def test_integer_sample_weight_equals_repeated_rows(data, params):
+    # before: fit(X, y, sample_weight=w) raised TypeError
+    X, y, w, X_rep, y_rep = _weighted_and_repeated(data)
+    tree = DecisionTreeClassifier(random_state=0)  # all features at every split: deterministic
+    weighted = TTTSClassifier(tree, **params).fit(X, y, sample_weight=w)
+    repeated = TTTSClassifier(tree, **params).fit(X_rep, y_rep)
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-6)
+    # the weights reach the tree trained inside, and the node statistics of a fitted one
+    fitted = clone(tree).fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(weighted.estimator_.tree_.value, fitted.tree_.value)
+    prefit = TTTSClassifier(fitted, **params).fit(X, y, sample_weight=w)
+    as_repeated = TTTSClassifier(fitted, **params).fit(X_rep, y_rep)
+    np.testing.assert_allclose(prefit.predict_proba(X), as_repeated.predict_proba(X), atol=1e-6)
+
+
+def test_sample_weight_is_validated(data):
+    X, y = data
+    with pytest.raises(ValueError, match="sample_weight"):
+        TTTSClassifier(DecisionTreeClassifier()).fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="sample_weight"):
+        TTTSClassifier(DecisionTreeClassifier()).fit(X, y, sample_weight=np.ones(3))
+
+
+def test_sample_weight_is_routed_in_cross_validation(data):
+    import sklearn
+    from sklearn.model_selection import KFold, cross_validate
+
+    X, y, w, X_rep, y_rep = _weighted_and_repeated(data, n=300)
+    est = TTTSClassifier(DecisionTreeClassifier(random_state=0), heuristic="confidence")
+    with sklearn.config_context(enable_metadata_routing=True):
+        # as for any scikit-learn classifier, score takes sample_weight too: say whether
+        routed = clone(est).set_fit_request(sample_weight=True)
+        routed = routed.set_score_request(sample_weight=True)
+        result = cross_validate(
+            routed, X, y, cv=KFold(3), params={"sample_weight": w}, return_estimator=True
+        )
+    for (train, test), fitted, score in zip(
+        KFold(3).split(X), result["estimator"], result["test_score"], strict=True
+    ):
+        by_hand = clone(est).fit(X[train], y[train], sample_weight=w[train])
+        np.testing.assert_array_equal(fitted.predict_proba(X), by_hand.predict_proba(X))
+        assert score == by_hand.score(X[test], y[test], sample_weight=w[test])
+
+
+def test_a_single_class_is_an_error_naming_y(data):
+    # before: a one-class model that predicts that class everywhere, silently
+    X, _ = data
+    with pytest.raises(ValueError, match=r"y has only one class \(0\)"):
+        TTTSClassifier(DecisionTreeClassifier()).fit(X, np.zeros(len(X), int))
+    one_class = DecisionTreeClassifier().fit(X, np.ones(len(X), int))
+    with pytest.raises(ValueError, match=r"classes_ hold only one class \(1\)"):
+        TTTSClassifier(one_class).fit(X, np.ones(len(X), int))

@@ -172,3 +172,125 @@ def test_scorers_with_dataframes_and_grid_search():
         )
     with pytest.raises(ValueError, match="no column names"):
         scorer(search.best_estimator_, frame.to_numpy(), y)
+
+
+# --------------------------------------------------------------------------------------
+# Input validation: no "perfectly fair" 0.0 from inputs the metrics cannot read (issue 11)
+GROUPS4 = np.array(["a", "a", "b", "b"])
+ALL_METRICS = [
+    demographic_parity_difference,
+    disparate_impact_ratio,
+    equal_opportunity_difference,
+    equalized_odds_difference,
+]
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_probabilities_in_y_pred_are_rejected(metric):
+    # before: every rate was 0 (no probability equals 1), so the gap was 0.0, "fair"
+    y_true = np.array([1, 0, 1, 0])
+    with pytest.raises(ValueError, match=r"y_pred .*class labels.*0\.9 at row 0"):
+        metric(y_true, np.array([0.9, 0.2, 0.3, 0.1]), sensitive_features=GROUPS4)
+    with pytest.raises(ValueError, match=r"y_pred must be 1-D"):
+        metric(y_true, np.full((4, 2), 0.5), sensitive_features=GROUPS4)
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_string_labels_need_their_pos_label(metric):
+    # before: pos_label=1 matched no string label, every rate was 0 and the gap 0.0
+    y_true = np.array(["yes", "no", "yes", "no"])
+    y_pred = np.array(["yes", "yes", "no", "no"])
+    with pytest.raises(ValueError, match=r"pos_label=1 is not one of the labels"):
+        metric(y_true, y_pred, sensitive_features=GROUPS4)
+    value = metric(y_true, y_pred, sensitive_features=GROUPS4, pos_label="yes")
+    numeric = metric(
+        (y_true == "yes").astype(int), (y_pred == "yes").astype(int), sensitive_features=GROUPS4
+    )
+    assert value == numeric
+
+
+def test_labels_must_be_binary():
+    with pytest.raises(ValueError, match=r"y_pred must hold binary labels; found 3"):
+        demographic_parity_difference(None, [0, 1, 2, 1], sensitive_features=GROUPS4)
+    with pytest.raises(ValueError, match=r"y_true must hold binary labels"):
+        equal_opportunity_difference([0, 1, 2, 1], [0, 1, 1, 1], sensitive_features=GROUPS4)
+    with pytest.raises(ValueError, match=r"y_pred .*missing value \(nan\) at row 1"):
+        demographic_parity_difference(None, [1.0, np.nan, 0.0, 1.0], sensitive_features=GROUPS4)
+    # a constant prediction of the other label is fine: nobody is selected
+    assert demographic_parity_difference(None, [0, 0, 0, 0], sensitive_features=GROUPS4) == 0.0
+    assert demographic_parity_difference(
+        None, [True, False, False, False], sensitive_features=GROUPS4
+    ) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "groups, row",
+    [
+        (np.array([0.0, 1.0, np.nan, 1.0]), 2),
+        (np.array(["a", None, "b", "b"], dtype=object), 1),
+        (np.array(["a", "a", "b", float("nan")], dtype=object), 3),
+    ],
+)
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_missing_group_is_rejected(metric, groups, row):
+    # before: NaN (or None) became a group of its own
+    with pytest.raises(ValueError, match=rf"sensitive_features .*missing.* at row {row}"):
+        metric([1, 0, 1, 0], [1, 0, 0, 1], sensitive_features=groups)
+
+
+def test_undefined_rate_gives_nan_and_a_warning():
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    # group b has no negative row: its FPR is undefined. Before: worst_case returned the
+    # TPR gap alone (0.0 here, "perfectly fair") while agg="mean" returned NaN.
+    y_true = np.array([1, 0, 1, 1])
+    y_pred = np.array([1, 1, 1, 1])
+    for agg in ("worst_case", "mean"):
+        with pytest.warns(UndefinedMetricWarning, match=r"false positive rate.*'b'"):
+            value = equalized_odds_difference(y_true, y_pred, sensitive_features=GROUPS4, agg=agg)
+        assert np.isnan(value)
+    # group a has no positive row: equal opportunity is undefined too
+    with pytest.warns(UndefinedMetricWarning, match=r"true positive rate.*'a'"):
+        value = equal_opportunity_difference(
+            [0, 0, 1, 1], [1, 0, 1, 0], sensitive_features=GROUPS4
+        )
+    assert np.isnan(value)
+    with pytest.warns(UndefinedMetricWarning, match=r"one group"):
+        assert np.isnan(
+            demographic_parity_difference(None, [1, 0, 1, 0], sensitive_features=[0, 0, 0, 0])
+        )
+
+
+def test_tradeoff_scorer_does_not_count_an_undefined_gap_as_fair():
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    # before: a NaN gap counted as 0, i.e. "perfectly fair"
+    X = np.array([[0, 1.0], [0, 2.0], [0, 3.0], [0, 4.0]])
+    y = np.array([0, 1, 1, 1])
+    model = DummyClassifier(strategy="most_frequent").fit(X, y)
+    with pytest.warns(UndefinedMetricWarning):
+        assert np.isnan(make_fairness_tradeoff_scorer(protected_attribute=0)(model, X, y))
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_empty_input_is_an_error_naming_the_argument(metric):
+    # before: "Sample weights must contain at least one non-zero number", naming nothing
+    # the selection-rate metrics read y_pred only, the others y_true and y_pred
+    reads_y_true = metric not in (demographic_parity_difference, disparate_impact_ratio)
+    expected = r"^y_true and y_pred are empty" if reads_y_true else r"^y_pred is empty"
+    for weight in (None, []):
+        with pytest.raises(ValueError, match=expected):
+            metric([], [], sensitive_features=[], sample_weight=weight)
+    if not reads_y_true:
+        with pytest.raises(ValueError, match=expected):
+            metric(None, [], sensitive_features=[])
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_all_zero_sample_weight_is_an_error_naming_it(metric):
+    # before: sklearn's "Sample weights must contain ...", naming no argument
+    with pytest.raises(ValueError, match=r"^sample_weight .*non-zero"):
+        metric([0, 1], [0, 1], sensitive_features=[0, 1], sample_weight=[0.0, 0.0])
+    # before: a negative weight was accepted and gave rates outside [0, 1]
+    with pytest.raises(ValueError, match=r"[Nn]egative values .*sample_weight"):
+        metric([0, 1, 1], [0, 1, 1], sensitive_features=[0, 1, 1], sample_weight=[1.0, -1.0, 3])

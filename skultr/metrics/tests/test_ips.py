@@ -168,7 +168,33 @@ def test_scorer_bad_input(split):
     with pytest.raises(ValueError, match=r"propensity.*entry 3 is 0.0"):
         make_ips_scorer("dcg", propensity=np.r_[np.ones(3), 0.0])
     scorer = make_ips_scorer("dcg", propensity=np.ones(10))
-    with pytest.raises(ValueError, match="10 item entries"):
+    with pytest.raises(ValueError, match=r"shape \(10,\): one entry per item id, but item id"):
         scorer(model, data.X[held_out])
     with pytest.raises(ValueError, match=r"X\[:, 1\] \(item ids\).*entry 0 is 1.5"):
         scorer(model, [[0, 1.5]])
+
+
+def test_ips_metrics_average_over_tied_scores_like_every_ranking_metric():
+    """Before: IPS Recall@k ordered tied scores pessimistically while IPS DCG averaged."""
+    from itertools import permutations
+
+    from skultr.metrics import ips_dcg_at_k_score, ips_recall_at_k_score
+
+    clicks = np.array([1, 0, 1, 0, 1])
+    scores = np.array([0.5, 0.5, 0.5, 0.9, 0.1])  # three tied rows straddle k = 2
+    theta = np.array([0.5, 1.0, 0.25, 1.0, 1.0])
+    qid = np.zeros(5, dtype=int)
+    for metric in (ips_recall_at_k_score, ips_dcg_at_k_score):
+        # the expectation over every order of the tied rows, by brute force
+        tied = np.flatnonzero(scores == 0.5)
+        values = []
+        for order in permutations(range(len(tied))):
+            broken = scores.copy()
+            broken[tied] = 0.5 + 1e-3 * np.asarray(order)
+            values.append(metric(clicks, broken, qid=qid, propensity=theta, k=2))
+        average = metric(clicks, scores, qid=qid, propensity=theta, k=2)
+        assert average == pytest.approx(np.mean(values))
+        worst = metric(clicks, scores, qid=qid, propensity=theta, k=2, ties="pessimistic")
+        assert worst == pytest.approx(min(values))
+        with pytest.raises(ValueError, match="ties"):
+            metric(clicks, scores, qid=qid, propensity=theta, ties="random")

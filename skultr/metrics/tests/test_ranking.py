@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.exceptions import UndefinedMetricWarning
 
-from skultr.metrics import average_precision_score, dcg_score, err_score, ndcg_score
+from skultr.metrics import (
+    average_precision_score,
+    dcg_score,
+    err_score,
+    f1_at_k_score,
+    ndcg_score,
+    precision_at_k_score,
+    recall_at_k_score,
+)
 from skultr.metrics._ranking import _argsort_by, _query_index, _segmented_cumprod
 
 GRADED_METRICS = [ndcg_score, err_score, average_precision_score]
@@ -169,15 +177,18 @@ def test_average_precision_hand_computed():
     assert average_precision_score([1, 1, 1, 0], [4, 3, 2, 1], qid=[0] * 4, k=2) == 1.0
 
 
-def test_pessimistic_ties_for_err_and_ap():
+def test_pessimistic_ties_for_every_metric():
     y_true = [0, 2, 0, 1]
     constant = [1.0, 1.0, 1.0, 1.0]
     worst = [4.0, 1.0, 3.0, 2.0]  # increasing relevance
     qid = [0, 0, 0, 0]
-    assert err_score(y_true, constant, qid=qid) == err_score(y_true, worst, qid=qid)
-    assert average_precision_score(y_true, constant, qid=qid) == pytest.approx((1 / 3 + 2 / 4) / 2)
-    # nDCG of a constant scorer is the expected value of a random ranking, not the worst.
-    assert ndcg_score(y_true, constant, qid=qid) > ndcg_score(y_true, worst, qid=qid)
+    for metric in ALL_METRICS:
+        pessimistic = metric(y_true, constant, qid=qid, ties="pessimistic")
+        assert pessimistic == pytest.approx(metric(y_true, worst, qid=qid), rel=1e-12)
+        # By default a constant scorer gets the expected value of a random ranking.
+        assert metric(y_true, constant, qid=qid) > pessimistic
+    value = average_precision_score(y_true, constant, qid=qid, ties="pessimistic")
+    assert value == pytest.approx((1 / 3 + 2 / 4) / 2)
 
 
 def test_no_relevant_policies():
@@ -188,8 +199,9 @@ def test_no_relevant_policies():
         assert metric(y_true, y_score, qid=qid) == first
         assert metric(y_true, y_score, qid=qid, no_relevant="zero") == first / 2
         assert metric(y_true, y_score, qid=qid, no_relevant="one") == (first + 1) / 2
-    # DCG keeps every query: (1 + 0) / 2.
-    assert dcg_score(y_true, y_score, qid=qid) == 0.5
+    # DCG follows the same default; "zero" keeps every query: (1 + 0) / 2.
+    assert dcg_score(y_true, y_score, qid=qid) == 1.0
+    assert dcg_score(y_true, y_score, qid=qid, no_relevant="zero") == 0.5
 
 
 @pytest.mark.parametrize("metric", GRADED_METRICS)
@@ -310,7 +322,7 @@ def test_ndcg_and_dcg_match_sklearn_per_query(data, k):
         [sklearn.metrics.dcg_score(y_true[m][None], y_score[m][None], k=k) for m in masks]
     )
     ndcg = ndcg_score(y_true, y_score, qid=qid, k=k, gain="linear", no_relevant="zero")
-    dcg = dcg_score(y_true, y_score, qid=qid, k=k, gain="linear")
+    dcg = dcg_score(y_true, y_score, qid=qid, k=k, gain="linear", no_relevant="zero")
     np.testing.assert_allclose(ndcg, expected_ndcg, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dcg, expected_dcg, rtol=1e-12, atol=1e-12)
 
@@ -323,16 +335,16 @@ def test_ndcg_and_dcg_match_sklearn_per_query(data, k):
 def test_dcg_is_the_expectation_over_orderings_of_ties(data, k, gain):
     y_true, y_score, qid = data
     expected = _expected_dcg_over_tie_orderings(list(y_true), list(y_score), k, gain)
-    value = dcg_score(y_true, y_score, qid=qid, k=k, gain=gain)
+    value = dcg_score(y_true, y_score, qid=qid, k=k, gain=gain, no_relevant="zero")
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
 @given(data=ranking_lists(score_values=tied_scores), k=small_k)
-def test_err_matches_reference(data, k):
+def test_pessimistic_err_matches_reference(data, k):
     y_true, y_score, qid = data
     g_max = y_true.max()
     expected = _naive_err(y_true, y_score, qid, k, g_max)
-    value = err_score(y_true, y_score, qid=qid, k=k, no_relevant="zero")
+    value = err_score(y_true, y_score, qid=qid, k=k, no_relevant="zero", ties="pessimistic")
     assert value == pytest.approx(np.mean(expected), rel=1e-12, abs=1e-12)
 
 
@@ -350,18 +362,20 @@ def test_fractional_grades_match_references(data, k):
             for m in masks
         ]
     )
-    value = dcg_score(y_true, y_score, qid=qid, k=k)
+    value = dcg_score(y_true, y_score, qid=qid, k=k, no_relevant="zero")
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
     expected = np.mean(_naive_err(y_true, y_score, qid, k, y_true.max()))
-    value = err_score(y_true, y_score, qid=qid, k=k, no_relevant="zero")
+    value = err_score(y_true, y_score, qid=qid, k=k, no_relevant="zero", ties="pessimistic")
     assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
 @given(data=ranking_lists(score_values=tied_scores), k=small_k)
-def test_average_precision_matches_reference(data, k):
+def test_pessimistic_average_precision_matches_reference(data, k):
     y_true, y_score, qid = data
     per_query = [0.0 if ap is None else ap for ap in _naive_ap(y_true, y_score, qid, k)]
-    value = average_precision_score(y_true, y_score, qid=qid, k=k, no_relevant="zero")
+    value = average_precision_score(
+        y_true, y_score, qid=qid, k=k, no_relevant="zero", ties="pessimistic"
+    )
     assert value == pytest.approx(np.mean(per_query), rel=1e-12, abs=1e-12)
 
 
@@ -373,8 +387,8 @@ def test_average_precision_matches_reference(data, k):
 def test_row_order_does_not_change_any_metric(data, k, seed):
     y_true, y_score, qid = data
     perm = np.random.default_rng(seed).permutation(len(y_true))
-    for metric in ALL_METRICS:
-        kwargs = {} if metric is dcg_score else {"no_relevant": "zero"}
+    for metric, ties in itertools.product(ALL_METRICS, ["average", "pessimistic"]):
+        kwargs = {"no_relevant": "zero", "ties": ties}
         before = metric(y_true, y_score, qid=qid, k=k, **kwargs)
         after = metric(y_true[perm], y_score[perm], qid=qid[perm], k=k, **kwargs)
         assert before == after, metric.__name__
@@ -386,7 +400,7 @@ def test_normalised_metrics_are_in_unit_interval(data, k, no_relevant):
     for metric in GRADED_METRICS:
         value = metric(y_true, y_score, qid=qid, k=k, no_relevant=no_relevant)
         assert -1e-12 <= value <= 1 + 1e-12, metric.__name__
-    assert dcg_score(y_true, y_score, qid=qid, k=k) >= 0
+    assert dcg_score(y_true, y_score, qid=qid, k=k, no_relevant="zero") >= 0
 
 
 @given(data=ranking_lists(), k=small_k, gain=st.sampled_from(["exponential", "linear"]))
@@ -404,14 +418,12 @@ def test_perfect_scores_give_ndcg_and_map_one(data, k, gain):
 
 
 @given(data=ranking_lists(score_values=tied_scores), k=small_k)
-def test_constant_scorer_is_worst_for_err_and_ap(data, k):
+def test_constant_scorer_is_worst_with_pessimistic_ties(data, k):
     y_true, y_score, qid = data
     constant = np.zeros_like(y_score)
-    for metric in (err_score, average_precision_score):
-        assert (
-            metric(y_true, constant, qid=qid, k=k, no_relevant="zero")
-            <= metric(y_true, y_score, qid=qid, k=k, no_relevant="zero") + 1e-12
-        )
+    for metric in ALL_METRICS:
+        kwargs = {"qid": qid, "k": k, "no_relevant": "zero", "ties": "pessimistic"}
+        assert metric(y_true, constant, **kwargs) <= metric(y_true, y_score, **kwargs) + 1e-12
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,3 +493,184 @@ def test_bad_max_grade(max_grade):
 def test_grade_above_max_grade():
     with pytest.raises(ValueError, match=r"must not exceed max_grade=1; found 2.0 at index 2"):
         err_score(Y, S, qid=Q, max_grade=1)
+
+
+# --------------------------------------------------------------------------------------------
+# One convention for every ranking and recommendation metric (see the skultr.metrics docstring)
+# --------------------------------------------------------------------------------------------
+
+
+def _orderings_consistent_with(scores):
+    """Every ordering of the rows by decreasing score, tied rows in every order."""
+    blocks = [
+        [i for i in range(len(scores)) if scores[i] == v]
+        for v in sorted(set(scores), reverse=True)
+    ]
+    for perms in itertools.product(*(itertools.permutations(b) for b in blocks)):
+        yield [i for block in perms for i in block]
+
+
+def _err_of_ordering(grades, k, g_max):
+    err, reach = 0.0, 1.0
+    for r, g in enumerate(grades[:k], start=1):
+        R = (2.0**g - 1) / 2.0**g_max
+        err += reach * R / r
+        reach *= 1 - R
+    return err
+
+
+def _ap_of_ordering(grades, k):
+    rel = [g > 0 for g in grades]
+    n_rel = sum(rel)
+    hits, total = 0, 0.0
+    for r, is_rel in enumerate(rel[:k], start=1):
+        if is_rel:
+            hits += 1
+            total += hits / r
+    return total / (n_rel if k is None else min(n_rel, k))
+
+
+def _hits_of_ordering(grades, k):
+    return sum(g > 0 for g in grades[:k])
+
+
+def _mean_over_tie_orderings(y_true, y_score, qid, value_of_ordering):
+    """Per query (sorted by qid): the mean of ``value_of_ordering`` over its tie orderings."""
+    values = []
+    for m in _queries(qid):
+        y, s = list(y_true[m]), list(y_score[m])
+        orderings = list(_orderings_consistent_with(s))
+        values.append(np.mean([value_of_ordering([y[i] for i in o]) for o in orderings]))
+    return np.array(values)
+
+
+def _reference_values(y_true, y_score, qid, k):
+    """Brute-force, tie-averaged per-query values of every metric, and the relevant mask."""
+    has_rel = np.array([(y_true[m] > 0).any() for m in _queries(qid)])
+    sizes = np.array([m.sum() for m in _queries(qid)])
+    g_max = y_true.max()
+    gains = lambda o: [2.0**g - 1 for g in o]  # noqa: E731
+    ideal = np.array(
+        [_dcg_of_ordering(sorted(gains(y_true[m]), reverse=True), k) for m in _queries(qid)]
+    )
+    dcg = _mean_over_tie_orderings(y_true, y_score, qid, lambda o: _dcg_of_ordering(gains(o), k))
+    hits = _mean_over_tie_orderings(y_true, y_score, qid, lambda o: _hits_of_ordering(o, k))
+    n_rel = np.array([(y_true[m] > 0).sum() for m in _queries(qid)])
+    return has_rel, {
+        dcg_score: dcg,
+        ndcg_score: np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0),
+        err_score: _mean_over_tie_orderings(
+            y_true, y_score, qid, lambda o: _err_of_ordering(o, k, g_max)
+        ),
+        average_precision_score: _mean_over_tie_orderings(
+            y_true, y_score, qid, lambda o: _ap_of_ordering(o, k) if any(o) else 0.0
+        ),
+        recall_at_k_score: np.divide(hits, n_rel, out=np.zeros_like(hits), where=n_rel > 0),
+        precision_at_k_score: hits / (sizes if k is None else k),
+    }
+
+
+@given(
+    data=ranking_lists(max_docs=6, max_queries=3, score_values=[0.0, 1.0, 2.0]),
+    k=small_k,
+)
+def test_every_metric_is_its_expectation_over_random_tie_breaking(data, k):
+    """Ties are averaged over all their orderings by every metric (ERR, MAP, Recall@k and
+    Precision@k were pessimistic while nDCG/DCG averaged)."""
+    y_true, y_score, qid = data
+    has_rel, expected = _reference_values(y_true, y_score, qid, k)
+    for metric, per_query in expected.items():
+        value = metric(y_true, y_score, qid=qid, k=k, no_relevant="zero")
+        assert value == pytest.approx(per_query.mean(), rel=1e-12, abs=1e-12), metric.__name__
+        if has_rel.any():
+            value = metric(y_true, y_score, qid=qid, k=k)  # default: skip
+            expected_skip = per_query[has_rel].mean()
+            assert value == pytest.approx(expected_skip, rel=1e-12, abs=1e-12), metric.__name__
+
+
+def test_constant_scorer_gets_the_mean_of_a_random_ranking():
+    """One relevant and one non-relevant document scored alike: each order has chance 1/2."""
+    y_true, tied, qid = [1, 0], [0.5, 0.5], [1, 1]
+    assert err_score(y_true, tied, qid=qid) == pytest.approx((1 / 2 + 1 / 4) / 2)
+    assert average_precision_score(y_true, tied, qid=qid) == pytest.approx((1 + 1 / 2) / 2)
+    assert recall_at_k_score(y_true, tied, qid=qid, k=1) == pytest.approx(1 / 2)
+    assert precision_at_k_score(y_true, tied, qid=qid, k=1) == pytest.approx(1 / 2)
+    assert f1_at_k_score(y_true, tied, qid=qid, k=1) == pytest.approx(1 / 2)
+    # A tie straddling the cut-off: 2 relevant of 4 tied items, 1 slot: 1/2 expected hit.
+    y_true, tied, qid = [1, 1, 0, 0], [0.0] * 4, [0] * 4
+    assert recall_at_k_score(y_true, tied, qid=qid, k=1) == pytest.approx(1 / 4)
+    assert precision_at_k_score(y_true, tied, qid=qid, k=1) == pytest.approx(1 / 2)
+
+
+CONVENTION_METRICS = [
+    ndcg_score,
+    dcg_score,
+    err_score,
+    average_precision_score,
+    recall_at_k_score,
+    precision_at_k_score,
+    f1_at_k_score,
+]
+
+
+@pytest.mark.parametrize("metric", CONVENTION_METRICS, ids=lambda m: m.__name__)
+def test_every_metric_skips_lists_without_a_relevant_item_by_default(metric):
+    """dcg_score kept such lists at 0 by default while every other metric skipped them."""
+    y_true = np.array([2, 0, 1, 0, 0, 0])
+    y_score = np.array([0.3, 0.9, 0.1, 0.5, 0.2, 0.4])
+    qid = np.array([0, 0, 0, 1, 1, 1])  # query 1 has no relevant document
+    alone = metric(y_true[:3], y_score[:3], qid=qid[:3], k=2)
+    assert metric(y_true, y_score, qid=qid, k=2) == pytest.approx(alone, rel=1e-12)
+    assert metric(y_true, y_score, qid=qid, k=2, no_relevant="skip") == pytest.approx(alone)
+    assert metric(y_true, y_score, qid=qid, k=2, no_relevant="zero") == pytest.approx(alone / 2)
+    with pytest.warns(UndefinedMetricWarning, match="undefined"):
+        assert math.isnan(metric([0, 0], [1.0, 2.0], qid=[0, 0], k=2))
+
+
+@pytest.mark.parametrize("metric", CONVENTION_METRICS, ids=lambda m: m.__name__)
+def test_every_metric_has_the_same_ties_and_no_relevant_parameters(metric):
+    import inspect
+
+    parameters = inspect.signature(metric).parameters
+    assert parameters["no_relevant"].default == "skip"
+    assert parameters["ties"].default == "average"
+    assert parameters["ties"].kind is inspect.Parameter.KEYWORD_ONLY
+    with pytest.raises(ValueError, match=r"ties must be one of 'average', 'pessimistic'"):
+        metric(Y, S, qid=Q, ties="random")
+
+
+@given(data=ranking_lists(max_docs=6, max_queries=3, score_values=[0.0, 1.0]), k=small_k)
+def test_pessimistic_ties_match_the_worst_order_references(data, k):
+    y_true, y_score, qid = data
+    expected = np.mean(_naive_err(y_true, y_score, qid, k, y_true.max()))
+    value = err_score(y_true, y_score, qid=qid, k=k, no_relevant="zero", ties="pessimistic")
+    assert value == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    per_query = [0.0 if ap is None else ap for ap in _naive_ap(y_true, y_score, qid, k)]
+    value = average_precision_score(
+        y_true, y_score, qid=qid, k=k, no_relevant="zero", ties="pessimistic"
+    )
+    assert value == pytest.approx(np.mean(per_query), rel=1e-12, abs=1e-12)
+    worst = _pessimistic_order
+    per_query = []
+    for m in _queries(qid):
+        y, s = y_true[m], y_score[m]
+        per_query.append(_dcg_of_ordering([2.0 ** y[i] - 1 for i in worst(y, s)], k))
+    value = dcg_score(y_true, y_score, qid=qid, k=k, no_relevant="zero", ties="pessimistic")
+    assert value == pytest.approx(np.mean(per_query), rel=1e-12, abs=1e-12)
+    # pessimistic is never above the average
+    for metric in CONVENTION_METRICS:
+        low = metric(y_true, y_score, qid=qid, k=k, no_relevant="zero", ties="pessimistic")
+        mean = metric(y_true, y_score, qid=qid, k=k, no_relevant="zero")
+        assert low <= mean + 1e-12, metric.__name__
+
+
+def test_tie_averaged_err_on_large_tie_blocks_matches_a_monte_carlo_estimate():
+    """Exact tie-averaged ERR against the mean of many random tie-breaks (long lists)."""
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, 4, 400).astype(float)
+    y_score = rng.integers(0, 3, 400).astype(float)  # blocks of ~65 tied documents
+    qid = rng.integers(0, 2, 400)
+    exact = err_score(y_true, y_score, qid=qid, k=None)
+    noise = rng.random((300, 400))
+    draws = [err_score(y_true, y_score + 0.1 * noise[i], qid=qid, k=None) for i in range(300)]
+    assert exact == pytest.approx(np.mean(draws), abs=4 * np.std(draws) / np.sqrt(300) + 1e-12)

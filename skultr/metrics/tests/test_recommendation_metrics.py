@@ -16,7 +16,8 @@ from skultr.metrics import (
 
 
 def _brute_force(y_true, y_score, users, k):
-    """Per-user (precision, recall, has_positive) with pessimistic tie-breaking."""
+    """Per-user (precision, recall, has_positive) with pessimistic tie-breaking (the
+    tie-averaged values are checked against every tie ordering in test_ranking.py)."""
     out = []
     for user in np.unique(users):
         rows = users == user
@@ -34,7 +35,7 @@ def _brute_force(y_true, y_score, users, k):
     ),
     k=st.integers(1, 6),
 )
-def test_precision_recall_f1_match_brute_force(data, k):
+def test_pessimistic_precision_recall_f1_match_brute_force(data, k):
     users, y_true, y_score = (np.array(col) for col in zip(*data, strict=True))
     per_user = _brute_force(y_true, y_score.astype(float), users, k)
     has = per_user[:, 2].astype(bool)
@@ -43,6 +44,7 @@ def test_precision_recall_f1_match_brute_force(data, k):
             continue
         p, r = per_user[keep, 0].mean(), per_user[keep, 1].mean()
         kw = {"qid": users, "k": k, "no_relevant": no_relevant}
+        kw["ties"] = "pessimistic"
         assert precision_at_k_score(y_true, y_score, **kw) == pytest.approx(p)
         assert recall_at_k_score(y_true, y_score, **kw) == pytest.approx(r)
         expected_f1 = 0.0 if p + r == 0 else 2 * p * r / (p + r)
@@ -88,12 +90,12 @@ def test_recommendation_scorer_groups_by_user_column():
         make_recommendation_scorer("rmse")
 
 
-def test_dcg_can_skip_users_without_a_positive():
+def test_dcg_skips_users_without_a_positive_by_default():
     from skultr.metrics import dcg_score
 
     y_true, y_score, users = [1, 0, 0, 0], [0.9, 0.1, 0.5, 0.4], [0, 0, 1, 1]
-    assert dcg_score(y_true, y_score, qid=users, k=2, gain="linear") == 0.5
-    assert dcg_score(y_true, y_score, qid=users, k=2, gain="linear", no_relevant="skip") == 1.0
+    assert dcg_score(y_true, y_score, qid=users, k=2, gain="linear") == 1.0
+    assert dcg_score(y_true, y_score, qid=users, k=2, gain="linear", no_relevant="zero") == 0.5
     scorer = make_recommendation_scorer("dcg", k=2, gain="linear", no_relevant="skip")
     model = _ItemScore([0.9, 0.1, 0.5, 0.4])
     assert scorer(model, np.array([[0, 0], [0, 1], [1, 2], [1, 3]]), y_true) == 1.0

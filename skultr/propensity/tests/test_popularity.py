@@ -75,7 +75,7 @@ def test_invalid_eta_and_unknown_item_at_predict():
 
 def test_clone_and_pickle():
     est = PopularityPropensity(eta=0.3).fit([[0, 0], [1, 0], [1, 1]])
-    assert clone(est).get_params() == {"eta": 0.3, "n_items": None}
+    assert clone(est).get_params() == {"eta": 0.3, "n_items": None, "id_columns": ("user", "item")}
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).propensity_, est.propensity_)
 
 

@@ -19,7 +19,7 @@ from skultr.utils._test_common import (
     _CLICK_CHECKS,
     _SAMPLE_WEIGHT_CLICK_CHECKS,
     EXPECTED_FAILED_CHECKS,
-    TEST_PARAMS,
+    construct_instances,
 )
 
 
@@ -99,8 +99,7 @@ def test_registry_lists_exactly_the_click_checks():
 
 @pytest.mark.parametrize("cls, name", CASES, ids=[name for _, name in CASES])
 def test_click_checks_pass_on_clicks(cls, name):
-    params = TEST_PARAMS.get(name, [{}])[0]
-    estimator = cls(**params)
+    estimator = next(iter(construct_instances(name, cls)))
     results = check_estimator(estimator, on_fail=None)
     checked = {r["check_name"] for r in results}
     assert _click_checks(name) <= checked

@@ -117,13 +117,16 @@ def test_dataframe_columns_and_arguments_conflict(log):
     pd = pytest.importorskip("pandas")
     X, y, qid, position = log
     frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(qid=qid, position=position)
-    with pytest.raises(ValueError, match="qid was given both as a column of X"):
-        _small().fit(frame, y, qid=qid)
+    _small().fit(frame, y, qid=qid)  # the same values twice: accepted
+    other = qid.copy()
+    other[4] = 99
+    with pytest.raises(ValueError, match="qid.*differ.*row 4"):
+        _small().fit(frame, y, qid=other)
 
 
 def test_all_rows_beyond_max_position(log):
     X, y, qid, position = log
-    with pytest.raises(ValueError, match="beyond max_position=2; nothing to train on"):
+    with pytest.raises(ValueError, match="no click .* at positions 1 to max_position=2"):
         _small(max_position=2).fit(X, y, qid=qid, position=position + 2)
 
 
@@ -268,13 +271,16 @@ def test_fitted_model_does_not_depend_on_row_order(args):
         b = _small(cls, batch_size=2).fit(
             X[order], y[order], qid=qid[order], position=position[order]
         )
-        np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(a.predict(X[order]), a.predict(X)[order], rtol=1e-6, atol=1e-6)
+        # float32 GEMMs may round a row differently by where it falls in the kernel's
+        # tiles (CPU-dependent); a real order dependence would differ by far more.
+        np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a.predict(X[order]), a.predict(X)[order], rtol=1e-4, atol=1e-5)
 
 
 def test_ipw_propensity_vector_is_checked(log):
     X, y, qid, position = log
-    with pytest.raises(ValueError, match="at least max_position=10 entries"):
+    # Positions 1 to 4 are displayed: a vector of 2 entries lacks position 3.
+    with pytest.raises(ValueError, match="positive and finite .* got nan at position 3"):
         _small(IPWRanker, propensity=[1.0, 0.5]).fit(X, y, qid=qid, position=position)
-    with pytest.raises(ValueError, match=r"positive and finite; got 0.0 at position 2"):
+    with pytest.raises(ValueError, match=r"positive and finite .* got 0.0 at position 2"):
         _small(IPWRanker, propensity=[1.0, 0.0] + [0.5] * 8).fit(X, y, qid=qid, position=position)

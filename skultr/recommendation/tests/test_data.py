@@ -18,20 +18,20 @@ from skultr.recommendation._data import BaseRecommender
 class _Fixed(BaseRecommender):
     """A recommender whose scores are a fixed user x item matrix (for testing the base)."""
 
-    def __init__(self, scores=None):
+    def __init__(self, scores=None, cold_start="error"):
         self.scores = scores
+        self.cold_start = cold_start
 
     def fit(self, X, y=None):
-        users, items, _ = check_interactions(X, y)
-        self._fit_catalogue(users, items, n_users=self.scores.shape[0], n_items=None)
-        self.n_items_ = self.scores.shape[1]
+        n_users, n_items = self.scores.shape
+        users, items, _ = self._fit_pairs(X, y, n_users=n_users, n_items=n_items)
+        self._fit_catalogue(users, items)
         return self
 
     def _score_users(self, users):
         return self.scores[users]
 
-    def predict(self, X):
-        users, items = self._check_pairs(X)
+    def _score_pairs(self, users, items):
         return self.scores[users, items]
 
 
@@ -51,7 +51,10 @@ def test_check_interactions_accepts_arrays_floats_and_dataframes():
         ([[0, -1]], None, {}, r"X\[:, 1\].*entry 0 is -1"),
         ([[0.5, 1]], None, {}, r"X\[:, 0\].*entry 0 is 0.5"),
         ([[0, 1], [1, np.nan]], None, {}, r"entry 1 is nan"),
-        ([["a", 1]], None, {}, "dtype"),
+        (np.array([[True, False]]), None, {}, "dtype bool"),
+        (np.array([["a", 1], [2, 1]], dtype=object), None, {}, "mixes id types"),
+        ([[None, 1]], None, {}, r"entry 0 is None"),
+        (np.array([["a", 1]], dtype=object), None, {"n_users": 3}, "not integers"),
         ([[0, 1], [3, 1]], None, {"n_users": 3}, r"user id 3 \(row 1\).*n_users=3"),
         ([[0, 5]], None, {"n_items": 5}, r"item id 5 .*n_items=5"),
         ([[0, 1], [1, 1]], [1.0, np.nan], {}, r"y must be finite; entry 1 is nan"),
@@ -114,10 +117,10 @@ def test_recommend_orders_excludes_seen_and_pads():
 
 def test_recommend_and_predict_reject_unknown_ids():
     model = _Fixed(np.zeros((2, 3))).fit([[0, 1], [1, 2]])
-    with pytest.raises(ValueError, match="user id 5 .*no fallback"):
+    with pytest.raises(ValueError, match=r"user id 5 \(entry 1 of users\) is a cold user"):
         model.recommend([0, 5])
     with pytest.raises(ValueError, match="n must be a positive integer"):
         model.recommend([0], n=0)
-    with pytest.raises(ValueError, match="item id 3"):
+    with pytest.raises(ValueError, match="item id 3 .*not in the training catalogue"):
         model.predict([[0, 3]])
     assert model.predict([[1, 2]]).tolist() == [0.0]

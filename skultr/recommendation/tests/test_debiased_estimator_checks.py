@@ -42,16 +42,22 @@ def _labels(X, y):
 
 # Module-level classes, so that the pickling checks can find them.
 class DebiasedOnPairs(DebiasedMFRecommender):
-    def fit(self, X, y=None):
-        return super().fit(as_pairs(X), _labels(X, y))
+    def fit(self, X, y=None, sample_weight=None):
+        return super().fit(as_pairs(X), _labels(X, y), sample_weight=sample_weight)
 
     def predict(self, X):
         return super().predict(as_pairs(X))
+
+    def score(self, X, y=None):
+        return super().score(as_pairs(X), _labels(X, y))
 
 
 class KernelBalancingOnPairs(KernelBalancingPropensity):
     def fit(self, X, y=None):
         return super().fit(as_pairs(X), _labels(X, y))
+
+    def predict(self, X, base_propensity=None):
+        return super().predict(as_pairs(X), base_propensity)
 
 
 class NaiveBayesOnPairs(NaiveBayesPropensity):

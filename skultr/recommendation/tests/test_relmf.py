@@ -329,8 +329,8 @@ def test_recommend_excludes_training_pairs_and_sorts(small):
         np.testing.assert_allclose(
             scores[row], model.predict(np.column_stack([np.full(10, user), items[row]]))
         )
-    with pytest.raises(ValueError, match="not in the training catalogue"):
-        model.recommend([small.n_users])
+    with pytest.raises(ValueError, match=r"user id 999 \(entry 1 of users\) is a cold user"):
+        model.set_params(cold_start="error").recommend([0, 999])
 
 
 def test_zero_feedback_rows_are_unlabelled_but_seen(small):
@@ -365,7 +365,12 @@ def test_duplicates_are_merged_with_max(small):
         ([[0, 1], [1, 2]], [0, 0], {}, "at least one click"),
         ([[0, 1], [1, 2]], None, {"propensity": [0.5, 1.5, 1.0]}, r"propensity.*1.5"),
         ([[0, 1], [1, 2]], None, {"propensity": [0.5, 0.0, 1.0]}, r"propensity.*entry 1 is 0.0"),
-        ([[0, 1], [1, 2]], None, {"propensity": [0.5, 1.0]}, r"shape \(n_items,\) = \(3,\)"),
+        (
+            [[0, 1], [1, 2]],
+            None,
+            {"propensity": [0.5, 1.0]},
+            r"shape \(2,\): one entry per item id, but item id 2",
+        ),
         ([[0, 1], [1, 2]], None, {"loss": "logistic", "solver": "als"}, "least_squares"),
     ],
 )

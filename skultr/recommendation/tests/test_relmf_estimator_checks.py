@@ -40,19 +40,24 @@ class _OnPairs:
 
 
 # Module-level classes, so that the pickling checks can find them.
-class RelMFOnPairs(_OnPairs, RelMFRecommender):
+class _RecommenderOnPairs(_OnPairs):
+    def score(self, X, y=None):
+        return super().score(as_pairs(X), as_clicks(y))
+
+
+class RelMFOnPairs(_RecommenderOnPairs, RelMFRecommender):
     pass
 
 
-class ImplicitMFOnPairs(_OnPairs, ImplicitMFRecommender):
+class ImplicitMFOnPairs(_RecommenderOnPairs, ImplicitMFRecommender):
     pass
 
 
-class WMFOnPairs(_OnPairs, WMFRecommender):
+class WMFOnPairs(_RecommenderOnPairs, WMFRecommender):
     pass
 
 
-class BPROnPairs(_OnPairs, BPRRecommender):
+class BPROnPairs(_RecommenderOnPairs, BPRRecommender):
     pass
 
 
