@@ -218,6 +218,7 @@ def make_ranking_dataset(
     Parameters
     ----------
     n_queries : int, default=500
+        Number of queries (lists), with ids ``0 .. n_queries - 1`` in ``qid``.
     n_documents : int or (int, int), default=(10, 30)
         Documents per query: a fixed number or an inclusive range drawn uniformly.
     n_features : int, default=10
@@ -225,7 +226,11 @@ def make_ranking_dataset(
     noise : float, default=0.3
         Standard deviation of the label noise, in units of the utility's standard deviation.
     query_shift : float, default=0.5
+        Standard deviation of each query's feature shift ``μ_q`` (drawn per feature); ``0``
+        gives queries with the same feature distribution.
     random_state : int, RandomState instance or None, default=None
+        Seed of the list sizes, the features and the label noise: the same seed gives the
+        same data.
 
     Returns
     -------
@@ -367,6 +372,7 @@ def make_click_log(
         regression EM tell position from relevance without interventions; with a
         deterministic ranker of the features they need more sessions to converge.
     n_sessions : int, default=10_000
+        Number of sessions; each shows one query's list (at most ``top_k`` rows).
     click_model : {"pbm", "cascade", "trust"} or click model instance, default="pbm"
         :class:`~skultr.ranking.PositionBasedModel` (η = 1),
         :class:`~skultr.ranking.CascadeModel`, :class:`~skultr.ranking.TrustBiasModel`, or an
@@ -380,6 +386,8 @@ def make_click_log(
         leaves the list unchanged). Used to estimate propensities, see
         :class:`skultr.propensity.RandomizationPropensity`.
     random_state : int, RandomState instance or None, default=None
+        Seed of the production ranker's training sample and noise, the session queries,
+        the interventions and the clicks: the same seed gives the same log.
 
     Returns
     -------

@@ -80,6 +80,8 @@ def make_mnar_implicit_feedback(
         Items drawn uniformly per user for the missing-at-random test set (at most
         ``n_items``).
     random_state : int, RandomState instance or None, default=None
+        Seed of the latent factors, the exposures, the clicks and the test set: the same
+        seed gives the same data.
 
     Returns
     -------

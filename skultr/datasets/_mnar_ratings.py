@@ -88,6 +88,8 @@ def make_mnar_ratings(
         Size of each user's missing-at-random sample (``X_mar``): items drawn uniformly
         without replacement, as in Coat's and Yahoo! R3's test sets. ``0`` draws none.
     random_state : int, RandomState instance or None, default=None
+        Seed of the latent factors, the rating noise, the observed pairs and the
+        missing-at-random sample: the same seed gives the same data.
 
     Returns
     -------

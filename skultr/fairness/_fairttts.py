@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -16,8 +17,6 @@ from ._ttts import (
     _BaseTTTS,
     _expected_proba,
     _make_fairness_rule,
-    _protected_summary,
-    _ProtectedRecorder,
 )
 
 __all__ = ["FairTTTSClassifier"]
@@ -430,3 +429,49 @@ def _preview(values, limit=6):
     values = list(np.asarray(values).tolist())
     shown = ", ".join(repr(v) for v in values[:limit])
     return f"[{shown}{', ...' if len(values) > limit else ''}]"
+
+
+# --------------------------------------------------------------------------------------
+# protected_decision_path: a recorder for the exact engine (see _ttts._exact._ReachRecorder).
+# --------------------------------------------------------------------------------------
+class _ProtectedRecorder:
+    """Collects reach and flip probabilities at the protected nodes."""
+
+    def __init__(self, n_samples, protected_nodes):
+        k = protected_nodes.shape[0]
+        self.column = np.full(int(protected_nodes.max(initial=-1)) + 1, -1, dtype=np.intp)
+        self.column[protected_nodes] = np.arange(k)
+        self.reach_ = np.zeros((n_samples, k))
+        self.base_ = np.zeros((n_samples, k))
+        self.flip_ = np.zeros((n_samples, k))
+        self.amplified_ = np.zeros((n_samples, k), dtype=bool)
+
+    def reach(self, *args):
+        pass
+
+    def protected(self, nodes, reach, base, flip, amplified, at):
+        cols = self.column[nodes]
+        n_chunk = reach.shape[1]
+        sl = slice(at, at + n_chunk)
+        self.reach_[sl, cols] = reach.T
+        self.base_[sl, cols] = np.broadcast_to(base, reach.shape).T
+        self.flip_[sl, cols] = flip.T
+        self.amplified_[sl, cols] = amplified.T
+
+
+def _protected_summary(forest, recorder, protected_nodes, n_trees):
+    """The Bunch of ``protected_decision_path`` from a filled ``_ProtectedRecorder``."""
+    tree_index = forest.tree[protected_nodes]
+    node_index = protected_nodes - forest.n_nodes_ptr[tree_index]
+    fired = recorder.reach_ * np.where(recorder.amplified_, recorder.flip_, 0.0)
+    extra = recorder.reach_ * np.where(recorder.amplified_, recorder.flip_ - recorder.base_, 0.0)
+    return Bunch(
+        tree_index=tree_index,
+        node_index=node_index,
+        reach=recorder.reach_,
+        base_flip_probability=recorder.base_,
+        flip_probability=recorder.flip_,
+        amplified=recorder.amplified_,
+        firing_rate=fired.sum(axis=1) / n_trees,
+        extra_flip_rate=extra.sum(axis=1) / n_trees,
+    )

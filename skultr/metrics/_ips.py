@@ -103,6 +103,7 @@ def ips_dcg_at_k_score(
     propensity : float or array-like of shape (n_samples,)
         Exposure propensity ``θ_ui`` of each row, in (0, 1] (only clicked rows use it).
     k : int or None, default=10
+        Only the top ``k`` ranks of each user count. ``None`` uses all of the user's rows.
     clip : float in [0, 1], default=0.0
         Propensities below ``clip`` are raised to it (bias for less variance); 0 = unbiased.
     ties : {"average", "pessimistic"}, default="average"
@@ -232,6 +233,8 @@ def ips_pointwise_loss(
         ``(−log σ(s), −log(1 − σ(s)))``, as in
         :class:`~skultr.recommendation.RelMFRecommender`.
     clip : float in [0, 1], default=0.0
+        Clipping constant ``M``: propensities below it are raised to it, so no click weighs
+        more than ``1/M`` (bias for less variance); 0 is the unbiased estimate.
 
     Returns
     -------
@@ -351,6 +354,8 @@ def make_ips_scorer(metric="dcg", *, propensity, k=10, clip=0.0):
         pair), or a fitted object whose ``predict(X)`` gives one per pair (such as
         :class:`~skultr.propensity.PopularityPropensity` fitted on all the clicks).
     k : int, default=10
+        Cut-off: each validation user's top ``k`` recommended items are scored (a positive
+        integer; ``None`` is rejected).
     clip : float in [0, 1], default=0.0
         Propensities below ``clip`` are raised to it in the weights.
 

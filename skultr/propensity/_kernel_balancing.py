@@ -132,6 +132,8 @@ def weighted_mmd(
     weights : array-like of shape (n_observed,), default=None
         Non-negative weights of the observed pairs (``None``: equal weights).
     kernel : {"gaussian", "exponential"}, default="gaussian"
+        The kernel ``K``: Gaussian (squared distance) or exponential (distance), with the
+        ``bandwidth`` below.
     bandwidth : float, default=1.0
         ``σ`` in ``exp(-‖a − b‖² / (2σ²))`` or ``exp(-‖a − b‖ / σ)``.
     return_se : bool, default=False
@@ -293,10 +295,16 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         Factors of the weight model ``g`` (an MF with user and item biases) and of the
         feature MF fitted when no features are given.
     max_epochs : int, default=30
+        Passes over the observed pairs in the training of the weight model (all of them are
+        run), and epochs of the feature MF fitted when no features are given.
     batch_size : int, default=256
+        Observed pairs per step: each step draws ``sample_ratio * batch_size`` catalogue
+        pairs and picks its centres for this batch (the balancing objective itself runs
+        over all observed pairs). Also the batch size of the feature MF.
     lr : float, default=0.05
         Adam learning rate of the weight model.
     weight_decay : float, default=0.0
+        L2 penalty (Adam's weight decay) of the weight model.
     n_users, n_items : int, default=None
         Fixed catalogue sizes (integer ids ``0 .. n - 1``); by default the rows of the feature
         tables, else the distinct ids of ``X`` (any hashable ids).
@@ -305,7 +313,11 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         column order. A DataFrame without these names is read by position (user first) in
         ``fit``, and by the names it had in ``fit`` afterwards.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Device to train on: ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
+        Seeds the feature MF, the bandwidth's sample, the initial weight model, the batch
+        order, the catalogue draws and the centres: the same seed gives the same weights
+        on the same device.
     verbose : int, default=0
         Print the loss of each epoch when > 0.
 
@@ -330,11 +342,43 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     effective_sample_size_ : float
         Kish's ``(Σ w)² / Σ w²`` of ``weights_``.
     bandwidth_ : float
+        The kernel bandwidth ``σ`` used: ``bandwidth``, or for ``"median"`` half the median
+        distance between the standardised features of 2,000 random catalogue pairs.
     user_features_, item_features_ : ndarray
         The standardised kernel features (``x_ui = [user_features_[u], item_features_[i]]``).
     loss_curve_ : list of float
         Mean weight-model objective per epoch.
-    n_users_, n_items_, n_features_in_, n_iter_, device_, seed_
+    p_bar_ : float
+        ``n_samples / (n_users_ * n_items_)``, the share of observed pairs in the catalogue.
+    base_scale_ : float
+        Mean of the base weights ``p̄ / p̂`` before their normalisation (1.0 without
+        ``base_propensity``); ``predict`` divides by it.
+    fitted_with_base_propensity_ : bool
+        Whether ``fit`` got ``base_propensity``; ``predict`` then needs one too.
+    weight_scale_ : float
+        Mean of the unnormalised weights ``q exp(g)`` over the training pairs; ``predict``
+        divides by it, so its weights are on the scale of ``weights_``.
+    weight_user_table_ : ndarray of shape (n_users_, n_factors + 2)
+        The weight model's user side ``[P_u, b_u, 1]`` (factors, bias, a column of ones).
+    weight_item_table_ : ndarray of shape (n_items_, n_factors + 2)
+        The weight model's item side ``[Q_i, 1, c_i]``: the dot product of a user row and an
+        item row is ``g(u, i) = ⟨P_u, Q_i⟩ + b_u + c_i``.
+    user_ids_ : ndarray of shape (n_users_,)
+        The user catalogue: ``0 .. n_users_ - 1`` when ``n_users`` or feature tables are
+        given, else the sorted distinct user ids of ``X``.
+    item_ids_ : ndarray of shape (n_items_,)
+        The item catalogue, in the same way.
+    n_users_, n_items_ : int
+        Catalogue sizes.
+    n_features_in_ : int
+        Always 2 (the user and the item column).
+    n_iter_ : int
+        Epochs run, always ``max_epochs``.
+    device_ : str
+        Device the model was trained on (``device`` resolved, for example ``"cpu"``).
+    seed_ : int
+        Integer seed drawn from ``random_state`` at the start of ``fit``; it seeds every
+        random step of the fit.
 
     See Also
     --------

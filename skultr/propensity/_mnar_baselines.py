@@ -63,7 +63,10 @@ class NaiveBayesPropensity(_PairEstimatorMixin, BaseEstimator):
         ``P(o = 1)``.
     user_ids_, item_ids_ : ndarray
         The catalogue's ids, in the order of the fitted tables.
-    n_users_, n_items_, n_features_in_
+    n_users_, n_items_ : int
+        Catalogue sizes.
+    n_features_in_ : int
+        Always 2 (the user and the item column).
 
     See Also
     --------
@@ -221,13 +224,20 @@ class LogisticPropensity(_PairEstimatorMixin, BaseEstimator):
     Attributes
     ----------
     intercept_ : float
-    user_coef_ : ndarray of shape (n_users,)
-    item_coef_ : ndarray of shape (n_items,)
+        The intercept ``a`` of the log-odds of observation (40.0, a propensity of 1, when
+        every pair of the catalogue is observed and there is nothing to fit).
+    user_coef_ : ndarray of shape (n_users_,)
+        The user effects ``α_u``, in the order of ``user_ids_``.
+    item_coef_ : ndarray of shape (n_items_,)
+        The item effects ``β_i``, in the order of ``item_ids_``.
     feature_coef_ : ndarray or None
         Coefficients of ``[user_features[u], item_features[i]]`` when given.
     user_ids_, item_ids_ : ndarray
         The catalogue's ids, in the order of the fitted tables.
-    n_users_, n_items_, n_features_in_
+    n_users_, n_items_ : int
+        Catalogue sizes.
+    n_features_in_ : int
+        Always 2 (the user and the item column).
 
     Examples
     --------

@@ -57,7 +57,11 @@ class PopularityPropensity(_PairEstimatorMixin, BaseEstimator):
         inverse-propensity weight can use, and a Rel-MF fit never needs it (only clicked pairs
         are weighted).
     n_items_ : int
+        Size of the item catalogue.
+    n_users_ : int
+        Number of distinct users of the training pairs.
     n_features_in_ : int
+        Always 2 (the user and the item column).
         Always 2: ``X`` holds (user, item) pairs.
     feature_names_in_ : ndarray of str
         The column names of a DataFrame ``X`` (columns ``user`` and ``item`` are read by

@@ -110,7 +110,13 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
     Parameters
     ----------
     intervention : {"shuffle", "swap"}, default="shuffle"
+        The randomisation of the log: ``"shuffle"`` (the top results in a uniformly random
+        order; propensities from the click rate per position) or ``"swap"`` (position 1
+        exchanged with one other position; needs ``production_position`` in ``fit``).
     max_position : int, default=10
+        Number of positions with a propensity; clicks and impressions are counted at
+        positions ``1 .. max_position``. Also the most rows a log without ``qid`` may have
+        (one list).
 
     Attributes
     ----------
@@ -236,6 +242,8 @@ class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):
     Parameters
     ----------
     max_position : int, default=10
+        Number of positions with a propensity. Rows displayed lower are left out of the
+        fit. Also the most rows a log without ``qid`` may have (one list).
     relevance_model : classifier or None, default=None
         Any binary classifier with ``sample_weight`` in ``fit`` and ``predict_proba``; cloned.
         ``None`` uses an L2-regularised logistic regression on the features (the model of
@@ -257,7 +265,9 @@ class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):
         The fitted relevance model ``γ`` (a ``LogisticRegression`` holding the final
         coefficients when ``relevance_model=None``).
     n_iter_ : int
+        EM iterations run (``max_iter`` unless ``tol`` stopped them earlier).
     n_features_in_ : int
+        Number of features of ``X`` (the input of the relevance model).
 
     References
     ----------

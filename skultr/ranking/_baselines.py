@@ -39,6 +39,7 @@ class NaiveRanker(_FixedWeightRanker):
     hidden_layer_sizes : tuple of int, default=(512, 256, 128)
         Hidden layers of the MLP ranker; ``()`` gives a linear ranker.
     activation : {"elu", "relu", "tanh", "identity"}, default="elu"
+        Activation after each hidden layer of the MLP ranker (unused by a linear ranker).
     max_position : int, default=10
         Rows displayed below this position are ignored (and counted). Also the most rows a
         log without ``qid`` may have (one list).
@@ -51,7 +52,7 @@ validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_
     Attributes
     ----------
     n_lists_, n_lists_without_clicks_, n_rows_beyond_max_position_, position_counts_, \
-n_iter_, history_, module_, scaler_, n_features_in_, device_, seed_
+n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         As in :class:`DLARanker`.
 
     Examples
@@ -144,6 +145,7 @@ class IPWRanker(_FixedWeightRanker):
     hidden_layer_sizes : tuple of int, default=(512, 256, 128)
         Hidden layers of the MLP ranker; ``()`` gives a linear ranker.
     activation : {"elu", "relu", "tanh", "identity"}, default="elu"
+        Activation after each hidden layer of the MLP ranker (unused by a linear ranker).
     max_position : int, default=10
         Rows displayed below this position are ignored (and counted). Also the most rows a
         log without ``qid`` may have (one list).
@@ -162,7 +164,7 @@ validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_
     propensity_estimator_ : estimator
         The fitted propensity estimator, when ``propensity`` is an estimator or None.
     n_lists_, n_lists_without_clicks_, n_rows_beyond_max_position_, position_counts_, \
-n_iter_, history_, module_, scaler_, n_features_in_, device_, seed_
+n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         As in :class:`DLARanker`.
 
     Notes

@@ -33,6 +33,7 @@ class DLARanker(BaseListwiseRanker):
     hidden_layer_sizes : tuple of int, default=(512, 256, 128)
         Hidden layers of the MLP ranker (the paper's). ``()`` gives a linear ranker.
     activation : {"elu", "relu", "tanh", "identity"}, default="elu"
+        Activation after each hidden layer of the MLP ranker (unused by a linear ranker).
     max_position : int, default=10
         Number of positions with a propensity. Rows displayed lower are ignored (and
         counted in ``n_rows_beyond_max_position_``). Also the most rows a log without
@@ -67,10 +68,15 @@ class DLARanker(BaseListwiseRanker):
         loss has not improved by ``tol`` for ``n_iter_no_change`` epochs; the best epoch's
         weights are kept.
     validation_fraction : float, default=0.1
+        Fraction of the lists held out as the validation set when ``early_stopping=True``.
     n_iter_no_change : int, default=5
+        With early stopping: epochs without an improvement of the validation loss by more
+        than ``tol`` before training stops.
     tol : float, default=1e-4
+        With early stopping: the least decrease of the validation loss that counts as an
+        improvement.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-        ``"auto"`` uses CUDA when available.
+        Device to train on: ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the batch order: the same seed gives the same model
         on the same device.
@@ -104,11 +110,19 @@ class DLARanker(BaseListwiseRanker):
         ``best``; ``dur``.
     module_ : torch.nn.Module
         ``module_.ranker`` (the scorer) and ``module_.propensity_logits`` (``e``).
+    optimizer_ : torch.optim.Optimizer
+        The optimizer of both models (one parameter group each), created with the model;
+        its state carries over ``partial_fit`` calls and warm starts.
     n_features_in_ : int
+        Number of features of ``X`` (without the ``qid`` and ``position`` columns of a
+        DataFrame).
     feature_names_in_ : ndarray of str
         Defined when ``X`` is a DataFrame with string column names.
     device_ : str
+        Device the model was trained on (``device`` resolved, for example ``"cpu"``).
     seed_ : int
+        Integer seed drawn from ``random_state`` when the model was created; it seeds the
+        initial weights and the batch order of every epoch.
     best_epoch_ : int
         With early stopping: the epoch whose weights were kept.
 

@@ -130,11 +130,16 @@ def ips_dcg_score(y_true, y_score, *, qid, position, propensity, k=10, max_weigh
     y_true : array-like of shape (n_samples,)
         Held-out clicks, 0 or 1.
     y_score : array-like of shape (n_samples,)
-    qid, position : array-like of shape (n_samples,)
+        Scores of the ranker; each list is re-ranked by them, higher first.
+    qid : array-like of shape (n_samples,)
+        List (session) of each row.
+    position : array-like of int of shape (n_samples,)
+        1-based position each row was displayed at in the log.
     propensity : array-like of shape (n_positions,)
         Examination propensity of positions 1.. (relative or absolute). Clicks displayed
         lower are not counted (their documents are still ranked).
     k : int or None, default=10
+        Only the top ``k`` ranks of each list count. ``None`` uses the whole list.
     max_weight : float or None, default=None
         Clip the inverse propensity weights (less variance, some bias).
 

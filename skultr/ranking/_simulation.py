@@ -177,9 +177,14 @@ class CascadeModel(_ClickModel):
     Parameters
     ----------
     epsilon_minus, epsilon_plus : float, default=0.1, 1.0
+        Click probability of an examined document with the lowest / highest grade.
     max_grade : float, default=4
+        Highest grade of the relevance scale; grades must lie in ``[0, max_grade]``.
     stop_after_click : float, default=1.0
+        Probability that the user stops scanning after a click.
     continue_after_skip : float, default=1.0
+        Probability that the user goes on to the next position after a document they did
+        not click.
     """
 
     epsilon_minus: float = 0.1
@@ -225,10 +230,15 @@ class TrustBiasModel(_ClickModel):
     Parameters
     ----------
     eta : float, default=1.0
+        Severity of the position bias: the examination curve is raised to this power, as
+        in :class:`PositionBasedModel`.
     examination_curve : sequence of float, optional
+        Examination probabilities at positions 1, 2, ... before the power ``eta``, as in
+        :class:`PositionBasedModel` (the same default).
     epsilon_plus, epsilon_minus : sequence of float, optional
         Per-position click probabilities of an examined most / least relevant document.
     max_grade : float, default=4
+        Highest grade of the relevance scale; grades must lie in ``[0, max_grade]``.
     """
 
     eta: float = 1.0

@@ -32,18 +32,36 @@ class ImplicitMFRecommender(PointwiseMF):
     Parameters
     ----------
     n_factors : int, default=32
+        Dimension of the user and item factors.
     loss : {"least_squares", "squared", "logistic"}, default="least_squares"
         Local loss; see :class:`RelMFRecommender`. ``"least_squares"`` is solved exactly by
         ALS (it is then the ridge-regularised rank-``n_factors`` approximation of ``Y``).
     reg : float >= 0, default=1.0
+        L2 penalty ``λ`` on all factors, on the sum-over-cells scale of the objective (the
+        same value means the same objective for both solvers).
     solver : {"auto", "als", "stochastic"}, default="auto"
+        ``"als"``: exact alternating least squares (``loss="least_squares"`` only; one epoch
+        is one update of all users then all items). ``"stochastic"``: minibatch gradient
+        descent on the shared torch engine with uniformly sampled unlabelled pairs (any
+        loss). ``"auto"``: ``"als"`` for ``"least_squares"``, else ``"stochastic"``.
     max_epochs : int, default=30
+        ALS sweeps (stopping earlier once the objective improves by less than ``tol``), or
+        passes over the clicks for the stochastic solver.
     batch_size : int, default=256
+        Clicks per step (stochastic solver).
     n_negatives : int, default=4
+        Uniformly drawn catalogue pairs per click in a step (stochastic solver): they estimate
+        the sum over all cells.
     lr : float, default=0.01
+        Learning rate (stochastic solver).
     optimizer : {"adam", "adagrad", "sgd"}, default="adam"
+        Optimizer of the stochastic solver, created anew by every ``fit`` (these models do
+        not warm start); ALS does not use it.
     tol : float, default=1e-4
+        ALS stops once a sweep lowers the objective by at most ``tol`` times its previous
+        value; the stochastic solver always runs ``max_epochs`` epochs.
     init_std : float, default=0.1
+        Standard deviation of the normal initial factors.
     n_users, n_items : int or None, default=None
         Fixed catalogue sizes: ids are then the integers ``0 .. n - 1``. ``None``: the
         catalogue is the distinct ids of the training pairs (any hashable ids), see
@@ -55,21 +73,63 @@ class ImplicitMFRecommender(PointwiseMF):
     cold_start : {"popularity", "error"}, default="popularity"
         Policy for cold users (see :class:`RelMFRecommender`).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Device to train on: ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
+        Seeds the initial factors and the sampling: the same seed gives the same model on the
+        same device.
     verbose : int, default=0
+        0 silent. The stochastic solver shows a progress bar at 1 and prints one line per
+        epoch at 2; ALS prints its objective after every sweep at any value above 0.
 
     Attributes
     ----------
-    user_factors_, item_factors_ : ndarray
-    n_users_, n_items_, n_clicks_, n_duplicates_ : int
-    seen_ : scipy.sparse.csr_matrix of bool
-    solver_ : str
+    user_factors_ : ndarray of shape (n_users_, n_factors)
+        Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
+    item_factors_ : ndarray of shape (n_items_, n_factors)
+        Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
+        of a pair is the dot product of its two rows.
+    user_ids_ : ndarray of shape (n_users_,)
+        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
+        distinct user ids of the training pairs.
+    item_ids_ : ndarray of shape (n_items_,)
+        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
+        distinct item ids of the training pairs.
+    n_users_, n_items_ : int
+        Catalogue sizes.
+    n_clicks_ : int
+        Distinct pairs with positive feedback (``y = 1``, or every pair without ``y``) trained on.
+    n_duplicates_ : int
+        Repeated (user, item) rows merged into one (their feedback aggregated with ``max``:
+        a pair is clicked if any of its rows is).
+    seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
+        Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
+    item_popularity_ : ndarray of shape (n_items_,)
+        Number of training users with positive feedback on each item (as floats): the
+        scores of the popularity fallback for cold users.
+    warm_users_ : ndarray of bool, shape (n_users_,)
+        Users with positive feedback in training; the others are cold users (see
+        ``cold_start``).
+    solver_ : {"als", "stochastic"}
+        The solver used (``solver`` with ``"auto"`` resolved).
     n_iter_ : int
+        Epochs run: ALS sweeps (fewer than ``max_epochs`` when ``tol`` stopped them), or
+        passes over the clicks for the stochastic solver.
     history_ : skorch.history.History
+        One row per epoch with ``train_loss``: the objective divided by the number of
+        catalogue cells ``n_users_ * n_items_`` (exact for ALS, the minibatch estimate for
+        the stochastic solver).
     module_ : torch.nn.Module
+        The factor tables (``user_factors`` and ``item_factors`` embeddings) on ``device_``.
     n_features_in_ : int
+        Always 2 (the user and the item column).
+    feature_names_in_ : ndarray of str
+        Column names of ``X`` in ``fit``; defined only when ``X`` was a DataFrame with
+        string column names.
     device_ : str
+        Device the model was trained on (``device`` resolved, for example ``"cpu"``).
     seed_ : int
+        Integer seed drawn from ``random_state`` at the start of ``fit``; it seeds the
+        initial factors and, for the stochastic solver, the sampling.
 
     See Also
     --------
@@ -159,6 +219,7 @@ class WMFRecommender(PointwiseMF):
     Parameters
     ----------
     n_factors : int, default=32
+        Dimension of the user and item factors.
     alpha : float >= 0, default=1.0
         Confidence scale ``α``: a clicked pair weighs ``1 + α r`` in the loss. ``0`` gives the
         unweighted naive model (:class:`ImplicitMFRecommender` with ``loss="least_squares"``).
@@ -173,12 +234,23 @@ class WMFRecommender(PointwiseMF):
         no ``k × k`` system is formed. ``None`` solves every system exactly (Cholesky):
         slower, the same fixed points.
     max_epochs : int, default=30
+        ALS sweeps (stopping earlier once the objective improves by less than ``tol``), or
+        passes over the clicks for the stochastic solver.
     batch_size : int, default=256
+        Clicks per step (stochastic solver).
     n_negatives : int, default=4
+        Uniformly drawn catalogue pairs per click in a step (stochastic solver): they estimate
+        the sum over all cells.
     lr : float, default=0.01
+        Learning rate (stochastic solver).
     optimizer : {"adam", "adagrad", "sgd"}, default="adam"
+        Optimizer of the stochastic solver, created anew by every ``fit`` (these models do
+        not warm start); ALS does not use it.
     tol : float, default=1e-4
+        ALS stops once a sweep lowers the objective by at most ``tol`` times its previous
+        value; the stochastic solver always runs ``max_epochs`` epochs.
     init_std : float, default=0.1
+        Standard deviation of the normal initial factors.
     n_users, n_items : int or None, default=None
         Fixed catalogue sizes: ids are then the integers ``0 .. n - 1``. ``None``: the
         catalogue is the distinct ids of the training pairs (any hashable ids), see
@@ -190,21 +262,62 @@ class WMFRecommender(PointwiseMF):
     cold_start : {"popularity", "error"}, default="popularity"
         Policy for cold users (see :class:`RelMFRecommender`).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Device to train on: ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
+        Seeds the initial factors and the sampling: the same seed gives the same model on the
+        same device.
     verbose : int, default=0
+        0 silent. The stochastic solver shows a progress bar at 1 and prints one line per
+        epoch at 2; ALS prints its objective after every sweep at any value above 0.
 
     Attributes
     ----------
-    user_factors_, item_factors_ : ndarray
-    n_users_, n_items_, n_clicks_, n_duplicates_ : int
-    seen_ : scipy.sparse.csr_matrix of bool
-    solver_ : str
+    user_factors_ : ndarray of shape (n_users_, n_factors)
+        Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
+    item_factors_ : ndarray of shape (n_items_, n_factors)
+        Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
+        of a pair is the dot product of its two rows.
+    user_ids_ : ndarray of shape (n_users_,)
+        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
+        distinct user ids of the training pairs.
+    item_ids_ : ndarray of shape (n_items_,)
+        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
+        distinct item ids of the training pairs.
+    n_users_, n_items_ : int
+        Catalogue sizes.
+    n_clicks_ : int
+        Distinct pairs with positive feedback (``y > 0``, or every pair without ``y``) trained on.
+    n_duplicates_ : int
+        Repeated (user, item) rows merged into one (their feedback aggregated with ``max``).
+    seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
+        Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
+    item_popularity_ : ndarray of shape (n_items_,)
+        Number of training users with positive feedback on each item (as floats): the
+        scores of the popularity fallback for cold users.
+    warm_users_ : ndarray of bool, shape (n_users_,)
+        Users with positive feedback in training; the others are cold users (see
+        ``cold_start``).
+    solver_ : {"als", "stochastic"}
+        The solver used (``solver`` with ``"auto"`` resolved).
     n_iter_ : int
+        Epochs run: ALS sweeps (fewer than ``max_epochs`` when ``tol`` stopped them), or
+        passes over the clicks for the stochastic solver.
     history_ : skorch.history.History
+        One row per epoch with ``train_loss``: the weighted objective divided by the number of
+        catalogue cells ``n_users_ * n_items_`` (exact for ALS, the minibatch estimate for
+        the stochastic solver).
     module_ : torch.nn.Module
+        The factor tables (``user_factors`` and ``item_factors`` embeddings) on ``device_``.
     n_features_in_ : int
+        Always 2 (the user and the item column).
+    feature_names_in_ : ndarray of str
+        Column names of ``X`` in ``fit``; defined only when ``X`` was a DataFrame with
+        string column names.
     device_ : str
+        Device the model was trained on (``device`` resolved, for example ``"cpu"``).
     seed_ : int
+        Integer seed drawn from ``random_state`` at the start of ``fit``; it seeds the
+        initial factors and, for the stochastic solver, the sampling.
 
     Notes
     -----
@@ -309,6 +422,7 @@ class BPRRecommender(BaseImplicitMF):
     Parameters
     ----------
     n_factors : int, default=32
+        Dimension of the user and item factors.
     reg : float >= 0, default=1e-3
         L2 penalty on the factors of each sampled triple, ``λ(‖u‖² + ‖v_i‖² + ‖v_j‖²)``,
         averaged like the loss (BPR-Opt's per-sample regularisation).
@@ -317,9 +431,13 @@ class BPRRecommender(BaseImplicitMF):
     max_epochs : int, default=30
         Passes over the clicks.
     batch_size : int, default=256
+        Clicks per step (each with its ``n_negatives`` drawn items).
     lr : float, default=0.01
+        Learning rate.
     optimizer : {"adam", "adagrad", "sgd"}, default="adam"
+        Created anew by every ``fit`` (these models do not warm start).
     init_std : float, default=0.1
+        Standard deviation of the normal initial factors.
     n_users, n_items : int or None, default=None
         Fixed catalogue sizes: ids are then the integers ``0 .. n - 1``. ``None``: the
         catalogue is the distinct ids of the training pairs (any hashable ids), see
@@ -331,21 +449,58 @@ class BPRRecommender(BaseImplicitMF):
     cold_start : {"popularity", "error"}, default="popularity"
         Policy for cold users (see :class:`RelMFRecommender`).
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Device to train on: ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
+        Seeds the initial factors, the batch order and the negative sampling: the same
+        seed gives the same model on the same device.
     verbose : int, default=0
+        0 silent, 1 a progress bar, 2 one line per epoch.
 
     Attributes
     ----------
-    user_factors_, item_factors_ : ndarray
-    n_users_, n_items_, n_clicks_, n_duplicates_ : int
-    seen_ : scipy.sparse.csr_matrix of bool
+    user_factors_ : ndarray of shape (n_users_, n_factors)
+        Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
+    item_factors_ : ndarray of shape (n_items_, n_factors)
+        Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
+        of a pair is the dot product of its two rows.
+    user_ids_ : ndarray of shape (n_users_,)
+        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
+        distinct user ids of the training pairs.
+    item_ids_ : ndarray of shape (n_items_,)
+        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
+        distinct item ids of the training pairs.
+    n_users_, n_items_ : int
+        Catalogue sizes.
+    n_clicks_ : int
+        Distinct pairs with positive feedback (``y = 1``, or every pair without ``y``) trained on.
+    n_duplicates_ : int
+        Repeated (user, item) rows merged into one (their feedback aggregated with ``max``:
+        a pair is clicked if any of its rows is).
+    seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
+        Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
+    item_popularity_ : ndarray of shape (n_items_,)
+        Number of training users with positive feedback on each item (as floats): the
+        scores of the popularity fallback for cold users.
+    warm_users_ : ndarray of bool, shape (n_users_,)
+        Users with positive feedback in training; the others are cold users (see
+        ``cold_start``).
     n_iter_ : int
+        Epochs run (passes over the clicks), always ``max_epochs``.
     history_ : skorch.history.History
-        ``train_loss``: mean ``−log σ(s_ui − s_uj)`` plus the penalty.
+        One row per epoch: ``epoch``, ``train_loss`` (the mean ``−log σ(s_ui − s_uj)`` over
+        the valid sampled triples, plus the penalty) and ``dur``.
     module_ : torch.nn.Module
+        The factor tables (``user_factors`` and ``item_factors`` embeddings) on ``device_``.
     n_features_in_ : int
+        Always 2 (the user and the item column).
+    feature_names_in_ : ndarray of str
+        Column names of ``X`` in ``fit``; defined only when ``X`` was a DataFrame with
+        string column names.
     device_ : str
+        Device the model was trained on (``device`` resolved, for example ``"cpu"``).
     seed_ : int
+        Integer seed drawn from ``random_state`` at the start of ``fit``; it seeds the
+        initial factors, the batch order and the negative sampling.
 
     Notes
     -----

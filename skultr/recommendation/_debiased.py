@@ -165,23 +165,39 @@ default="adaptive"
         training users who rated it positively, with a warning counting the cold users;
         ``"error"`` raises. An unknown item is always an error.
     max_epochs : int, default=30
+        Passes over the observed pairs. The first, naive MF fit (kernel features with
+        ``balancing``, the frozen imputer of ``method="dr"``) runs as many epochs.
     batch_size : int, default=128
         Observed pairs per step (the reference code's 128 on Coat).
     lr : float, default=0.01
+        Learning rate of the prediction model, of the imputation model unless
+        ``imputation_lr`` is set, and of the first, naive MF fit; the weight model uses the
+        balancing settings' ``lr``.
     optimizer : {"adam", "adagrad", "sgd"}, default="adam"
+        Created once per fit, with one parameter group per model (see Notes).
     weight_decay : float, default=1e-3
         L2 penalty of the prediction model.
     clip_grad_norm : float or None, default=None
+        Maximum gradient norm, applied to each model (parameter group) separately; ``None``
+        does not clip.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the observed pairs and stop when their
-        (debiased) loss stops improving.
+        (debiased) loss stops improving; the best epoch's weights are kept.
     validation_fraction : float, default=0.1
+        Fraction of the observed pairs held out as the validation set when
+        ``early_stopping=True``.
     n_iter_no_change : int, default=5
+        With early stopping: epochs without an improvement of the validation loss by more
+        than ``tol`` before training stops.
     tol : float, default=1e-4
+        With early stopping: the least decrease of the validation loss that counts as an
+        improvement.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Device to train on: ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the batches, the catalogue draws and the centres.
     verbose : int, default=0
+        0 silent, 1 a progress bar, 2 one line per epoch.
 
     Attributes
     ----------
@@ -202,13 +218,62 @@ default="adaptive"
     user_features_, item_features_ : ndarray or None
         Kernel features (standardised embeddings of the first, naive MF fit).
     bandwidth_ : float or None
+        With ``balancing``: the kernel bandwidth used, the balancing settings'
+        ``bandwidth``, or for ``bandwidth="median"`` half the median distance between the
+        kernel features of random catalogue pairs; ``None`` without balancing.
     balancing_ : KernelBalancingPropensity or None
         The (unfitted) balancing settings used.
     p_bar_ : float
         ``|O| / |D|``, the share of observed pairs.
-    user_factors_, item_factors_ : ndarray
-        Factors of the prediction model; ``user_bias_``, ``item_bias_`` with ``biases``.
-    n_users_, n_items_, seen_, n_features_in_, n_iter_, history_, module_, device_, seed_
+    user_factors_ : ndarray of shape (n_users_, n_factors)
+        User factors of the prediction model (float64), row ``k`` for ``user_ids_[k]``.
+    item_factors_ : ndarray of shape (n_items_, n_factors)
+        Item factors of the prediction model (float64), row ``k`` for ``item_ids_[k]``.
+    user_bias_ : ndarray of shape (n_users_,)
+        User bias terms of the prediction model; only with ``biases=True``.
+    item_bias_ : ndarray of shape (n_items_,)
+        Item bias terms of the prediction model; only with ``biases=True``.
+    user_ids_ : ndarray of shape (n_users_,)
+        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
+        distinct user ids of the training pairs.
+    item_ids_ : ndarray of shape (n_items_,)
+        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
+        distinct item ids of the training pairs.
+    n_users_, n_items_ : int
+        Catalogue sizes.
+    seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
+        Training pairs, excluded by ``recommend(exclude_seen=True)``.
+    item_popularity_ : ndarray of shape (n_items_,)
+        Number of training users who rated each item positively (``y > 0``, as floats):
+        the scores of the popularity fallback for cold users.
+    warm_users_ : ndarray of bool, shape (n_users_,)
+        Users with at least one training rating (positive or not); the others are cold
+        users (see ``cold_start``).
+    n_features_in_ : int
+        Always 2 (the user and the item column).
+    feature_names_in_ : ndarray of str
+        Column names of ``X`` in ``fit``; defined only when ``X`` was a DataFrame with
+        string column names.
+    n_iter_ : int
+        Epochs run (fewer than ``max_epochs`` when early stopping stopped the fit).
+    best_epoch_ : int
+        With early stopping: the epoch whose weights were kept.
+    history_ : skorch.history.History
+        One row per epoch: ``epoch``, ``train_loss`` (the full loss of a step: the debiased
+        prediction loss plus the imputation and balancing losses), with early stopping
+        ``valid_loss`` and ``best``, and ``dur``.
+    module_ : torch.nn.Module
+        The models on ``device_``: ``module_.prediction`` (the prediction MF),
+        ``module_.imputation`` (DR-JL, MRDR), ``module_.weight`` (the weight MF ``g`` with
+        ``balancing``) and ``module_.imputer`` (the frozen naive MF of ``method="dr"``);
+        the ones a method does not use are ``None``.
+    optimizer_ : torch.optim.Optimizer
+        The optimizer of the fit, one parameter group per trained model.
+    device_ : str
+        Device the model was trained on (``device`` resolved, for example ``"cpu"``).
+    seed_ : int
+        Integer seed drawn from ``random_state`` at the start of ``fit``; it seeds the
+        propensity model, the first naive fit, the initial weights and the batches.
 
     See Also
     --------

@@ -344,9 +344,11 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         score : float
             In [0, 1], greater is better.
         """
-        from skultr.metrics._ips import _IPSScorer
+        from skultr.metrics import make_ips_scorer
 
-        return _IPSScorer("recall", None, self.score_k, 0.0)(self, X, y)
+        return make_ips_scorer(
+            "recall", propensity=np.ones(self.n_items_), k=self.score_k
+        )(self, X, y)
 
 
 class PointwiseMF(BaseImplicitMF):
@@ -563,16 +565,19 @@ class RelMFRecommender(PointwiseMF):
     lr : float, default=0.01
         Learning rate (stochastic solver).
     optimizer : {"adam", "adagrad", "sgd"}, default="adam"
+        Optimizer of the stochastic solver, created anew by every ``fit`` (these models do
+        not warm start); ALS does not use it.
     tol : float, default=1e-4
-        ALS stops when the relative decrease of the objective falls below ``tol``.
+        ALS stops once a sweep lowers the objective by at most ``tol`` times its previous
+        value; the stochastic solver always runs ``max_epochs`` epochs.
     init_std : float, default=0.1
         Standard deviation of the normal initial factors.
     n_users, n_items : int or None, default=None
         Fixed catalogue sizes: ids are then the integers ``0 .. n - 1``, and the loss runs
         over all of them (declare them when some users or items have no pair). ``None``:
         the catalogue is the distinct ids of the training pairs, which may be integers of
-        any size, strings or other hashable values (mapped to indices in order of first
-        appearance; memory follows the number of distinct ids).
+        any size, strings or other hashable values (mapped to indices in sorted order;
+        memory follows the number of distinct ids).
     id_columns : pair of str, default=("user", "item")
         Names of the user and the item column of a DataFrame ``X``, read by name in any
         column order. A DataFrame without these names is read by position (user first) in
@@ -585,15 +590,27 @@ class RelMFRecommender(PointwiseMF):
         users; ``"error"`` raises a ``ValueError`` naming the first one. An unknown *item*
         is always an error.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Device to train on: ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial factors and the sampling: the same seed gives the same model on the
         same device.
     verbose : int, default=0
+        0 silent. The stochastic solver shows a progress bar at 1 and prints one line per
+        epoch at 2; ALS prints its objective after every sweep at any value above 0.
 
     Attributes
     ----------
-    user_factors_ : ndarray of shape (n_users, n_factors)
-    item_factors_ : ndarray of shape (n_items, n_factors)
+    user_factors_ : ndarray of shape (n_users_, n_factors)
+        Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
+    item_factors_ : ndarray of shape (n_items_, n_factors)
+        Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
+        of a pair is the dot product of its two rows.
+    user_ids_ : ndarray of shape (n_users_,)
+        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
+        distinct user ids of the training pairs.
+    item_ids_ : ndarray of shape (n_items_,)
+        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
+        distinct item ids of the training pairs.
     propensity_ : ndarray of shape (n_items,) or (n_users, n_items)
         The propensities used (before clipping): per item for the default and for 1-D arrays,
         the matrix for 2-D arrays, and the fitted estimator's ``propensity_`` when it is one
@@ -612,19 +629,31 @@ class RelMFRecommender(PointwiseMF):
         a pair is clicked if any of its rows is).
     seen_ : scipy.sparse.csr_matrix of bool
         Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
-    solver_ : str
-        The solver used.
+    item_popularity_ : ndarray of shape (n_items_,)
+        Number of training users who clicked each item (as floats): the scores of the
+        popularity fallback for cold users.
+    warm_users_ : ndarray of bool, shape (n_users_,)
+        Users with a click in training; the others are cold users (see ``cold_start``).
+    solver_ : {"als", "stochastic"}
+        The solver used (``solver`` with ``"auto"`` resolved).
     n_iter_ : int
-        Epochs run.
+        Epochs run: ALS sweeps (fewer than ``max_epochs`` when ``tol`` stopped them), or
+        passes over the clicks for the stochastic solver.
     history_ : skorch.history.History
         One row per epoch with ``train_loss``: the objective divided by ``|D|`` (exact for
         ALS, the minibatch estimate for the stochastic solver).
     module_ : torch.nn.Module
-        The factor tables on ``device_``.
+        The factor tables (``user_factors`` and ``item_factors`` embeddings) on ``device_``.
     n_features_in_ : int
-        Always 2.
+        Always 2 (the user and the item column).
+    feature_names_in_ : ndarray of str
+        Column names of ``X`` in ``fit``; defined only when ``X`` was a DataFrame with
+        string column names.
     device_ : str
+        Device the model was trained on (``device`` resolved, for example ``"cpu"``).
     seed_ : int
+        Integer seed drawn from ``random_state`` at the start of ``fit``; it seeds the
+        initial factors and, for the stochastic solver, the sampling.
 
     See Also
     --------
@@ -753,12 +782,12 @@ class RelMFRecommender(PointwiseMF):
         """
         spec = self.propensity
         if spec is None:
-            from skultr.propensity._popularity import PopularityPropensity
+            from skultr.propensity import PopularityPropensity
 
             spec = PopularityPropensity(eta=0.5)
         logged_users, logged_items, logged_y = self._logged
         if hasattr(spec, "fit") and hasattr(spec, "predict"):
-            from skultr.propensity._popularity import PopularityPropensity
+            from skultr.propensity import PopularityPropensity
 
             theta, estimator, _ = resolve_propensity(
                 spec,

@@ -496,6 +496,21 @@ def check_propensity(values, *, name="propensity"):
 def interaction_matrix(users, items, values=None, *, shape):
     """Build the sparse ``n_users x n_items`` matrix of some pairs (repeats are summed).
 
+    Parameters
+    ----------
+    users, items : array-like of int of shape (n_pairs,)
+        Row (user index) and column (item index) of each pair, in ``0 .. n - 1``.
+    values : array-like of shape (n_pairs,), default=None
+        Value of each pair; ``None`` puts 1 in every pair's cell.
+    shape : (int, int)
+        ``(n_users, n_items)``, the shape of the matrix.
+
+    Returns
+    -------
+    matrix : scipy.sparse.csr_matrix of float64
+        The matrix of shape ``shape``; the values of repeated pairs are summed into one
+        cell.
+
     Examples
     --------
     >>> from skultr.recommendation import interaction_matrix
