@@ -7,15 +7,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PIP_INSTALL := $(PIP) install --quiet -c constraints.txt
+# A second virtualenv for `make test-oldest`: the same test extra, with the oldest
+# scikit-learn that pyproject.toml allows (pinned in constraints-oldest.txt).
+VENV_OLDEST ?= .venv-oldest
+BIN_OLDEST := $(VENV_OLDEST)/bin
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 BENCH_ARGS ?= --quick
 
-.PHONY: help demo test docs bench lint clean
+.PHONY: help demo test test-oldest docs bench lint clean
 
 help:
 	@echo "make demo   install skultr and run the demo on built-in synthetic data"
 	@echo "make test   install skultr with its test extra and run the whole suite"
+	@echo "make test-oldest  the same suite in $(VENV_OLDEST), on the oldest scikit-learn allowed"
 	@echo "make docs   build the HTML documentation (warnings are errors)"
 	@echo "make bench  run every benchmark script (BENCH_ARGS=--quick by default)"
 	@echo "make lint   run ruff"
@@ -41,6 +46,21 @@ test: $(VENV)/.installed-test
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
+$(BIN_OLDEST)/python:
+	$(PYTHON) -m venv $(VENV_OLDEST)
+
+$(VENV_OLDEST)/.installed-test: pyproject.toml constraints.txt constraints-oldest.txt \
+		| $(BIN_OLDEST)/python
+	$(BIN_OLDEST)/python -m pip install --quiet -c constraints.txt -c constraints-oldest.txt \
+		-e ".[test]"
+	@touch $@
+
+test-oldest: $(VENV_OLDEST)/.installed-test
+	@$(BIN_OLDEST)/python -c "import sklearn; print('scikit-learn', sklearn.__version__)"
+	@$(BIN_OLDEST)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
 docs: $(VENV)/.installed-docs
 	$(BIN)/python -m sphinx -W --keep-going -b html doc doc/_build/html
 
@@ -53,5 +73,5 @@ lint: $(VENV)/.installed-lint
 	$(BIN)/python -m ruff format --check skultr tests benchmarks examples doc/conf.py doc/sphinxext conftest.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info doc/_build doc/auto_examples doc/generated \
+	rm -rf $(VENV) $(VENV_OLDEST) build dist *.egg-info doc/_build doc/auto_examples doc/generated \
 		.pytest_cache .hypothesis .ruff_cache

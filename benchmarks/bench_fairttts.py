@@ -163,7 +163,7 @@ def fairttts(model, data, **kwargs):
         FrozenEstimator(model),
         protected_attribute=data.protected_attribute,
         unprivileged_value=data.unprivileged_value,
-        favorable_class=data.favorable_label,
+        pos_label=data.favorable_label,
         **kwargs,
     )
 
@@ -228,7 +228,7 @@ def fold_metrics(y_true, y_pred, unprivileged, favorable):
             None, y_pred, sensitive_features=group, pos_label=favorable
         ),
         "di": disparate_impact_ratio(
-            None, y_pred, sensitive_features=group, unprivileged_group=1, pos_label=favorable
+            None, y_pred, sensitive_features=group, unprivileged_value=1, pos_label=favorable
         ),
         "di_gap": 1.0
         - disparate_impact_ratio(None, y_pred, sensitive_features=group, pos_label=favorable),

@@ -172,11 +172,15 @@ def methods(args):
     }
     for clip in CLIPS:
         found[f"Rel-MF M={clip:g}"] = _skultr(
-            lambda a, d, clip=clip: RelMFRecommender(clip=clip, **_common(a, d))
+            lambda a, d, clip=clip: RelMFRecommender(
+                max_weight=1 / clip if clip else None, **_common(a, d)
+            )
         )
     # Coat ships per-pair propensities of a rating being observed (Schnabel et al. 2016)
     found["Rel-MF M=0.1, Coat propensities"] = _skultr(
-        lambda a, d: RelMFRecommender(clip=0.1, propensity=d["propensities"], **_common(a, d))
+        lambda a, d: RelMFRecommender(
+            max_weight=10.0, propensity=d["propensities"], **_common(a, d)
+        )
     )
     found["WMF"] = _skultr(lambda a, d: WMFRecommender(**_common(a, d)))
     found["BPR"] = _skultr(lambda a, d: BPRRecommender(**_common(a, d)))

@@ -63,8 +63,8 @@ common = {"n_factors": 32, "n_users": n_users, "n_items": n_items, "random_state
 models = {
     "naive MF": ImplicitMFRecommender(**common),
     "WMF": WMFRecommender(**common),
-    "Rel-MF, M=0": RelMFRecommender(clip=0.0, **common),
-    "Rel-MF, M=0.3": RelMFRecommender(clip=0.3, **common),
+    "Rel-MF, M=0": RelMFRecommender(max_weight=None, **common),
+    "Rel-MF, M=0.3": RelMFRecommender(max_weight=1 / 0.3, **common),
 }
 users = X_test[:, 0]
 results = {}
@@ -93,8 +93,8 @@ fig.tight_layout()
 # popularity, Rel-MF beats naive MF (see the user guide).
 
 # %%
-# Tuning ``clip`` and ``n_factors`` against MAR data
-# --------------------------------------------------
+# Tuning ``max_weight`` and ``n_factors`` against MAR data
+# --------------------------------------------------------
 # Model selection must not use the MNAR training clicks as validation data (a model that
 # reproduces the selection bias would win), and must not use the final test set either. We
 # hold out half of each user's MAR test items as a validation set and give GridSearchCV a
@@ -115,7 +115,8 @@ y_all = np.r_[clicks, relevant[is_validation]]
 fold = np.r_[np.full(len(X_train), -1), np.zeros(is_validation.sum(), dtype=int)]
 search = GridSearchCV(
     RelMFRecommender(n_users=n_users, n_items=n_items, random_state=0),
-    {"clip": [0.0, 0.2, 0.3, 0.5], "n_factors": [8, 16, 32]},
+    # the paper's clipping constants M = 0, 0.2, 0.3, 0.5 as weight caps 1/M
+    {"max_weight": [None, 1 / 0.2, 1 / 0.3, 1 / 0.5], "n_factors": [8, 16, 32]},
     scoring=make_recommendation_scorer("dcg", k=5, gain="linear", no_relevant="skip"),
     cv=PredefinedSplit(fold),
     refit=False,
@@ -168,7 +169,7 @@ image = ax.imshow(grid, cmap="viridis", aspect="auto")
 ax.set_xticks(range(3), [8, 16, 32])
 ax.set_yticks(range(4), [0.0, 0.2, 0.3, 0.5])
 ax.set_xlabel("n_factors")
-ax.set_ylabel("clip M")
+ax.set_ylabel("clip M (max_weight = 1/M)")
 fig.colorbar(image, label="validation DCG@5")
 fig.tight_layout()
 plt.show()

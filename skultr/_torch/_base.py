@@ -8,15 +8,16 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
+
+from skultr.utils._sklearn_compat import Interval, StrOptions
 
 from ._batching import iterate_batches, n_units
 from ._device import loadable_device, resolve_device
 from ._loop import EarlyStopper, run_epochs
 from ._optim import OPTIMIZERS, make_optimizer
-from ._random import draw_seed, seeded
+from ._random import draw_seed, seeded, stream_seed
 
 
 def to_tensor(array, device, dtype=torch.float32):
@@ -52,7 +53,13 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
     max_epochs, batch_size, lr, optimizer ("adam" | "adagrad" | "sgd"), weight_decay,
     clip_grad_norm (None or max norm), early_stopping, validation_fraction,
     n_iter_no_change, tol, device ("auto" | "cpu" | "cuda" | "cuda:N"), random_state,
-    verbose, warm_start.
+    verbose, warm_start, callbacks (skorch callbacks, see ``_callbacks``).
+
+    The training contract, shared with the solvers that are not gradient descent (an ALS
+    sweep is an ``epoch_step``): :meth:`_start_model` makes the model (initial weights from
+    the ``"init"`` stream of ``seed_``), :meth:`_train` runs :func:`run_epochs`, which fills
+    ``history_`` (skorch's columns), reports progress by ``verbose`` and calls the callbacks;
+    ``n_iter_`` counts the epochs run on the model, across ``warm_start`` and ``partial_fit``.
     """
 
     _parameter_constraints: dict = {
@@ -70,6 +77,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "callbacks": [None, list, tuple],
     }
 
     # Attributes holding torch objects that must not be pickled as device tensors.
@@ -105,19 +113,47 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
         device = resolve_device(self.device) if fresh else torch.device(self.device_)
         return fresh, device
 
-    def _start_model(self, device):
+    def _start_model(self, device, *, seed=None, optimizer=True):
+        """A fresh model on ``device``: seed, initial weights, optimizer, empty history.
+
+        ``seed`` is the fit's seed when the caller drew it earlier (models whose fit uses
+        it before training); ``optimizer=False`` for models trained by a solver step.
+        """
         self.device_ = str(device)
-        self.seed_ = draw_seed(self.random_state)
-        with seeded(self.seed_, self.device_):
+        self.seed_ = draw_seed(self.random_state) if seed is None else seed
+        with seeded(stream_seed(self.seed_, "init"), self.device_):
             self.module_ = self._build_module().to(self.device_)
-        self.optimizer_ = make_optimizer(
-            self.optimizer,
-            self._optimizer_parameters(self.module_),
-            lr=self.lr,
-            weight_decay=self.weight_decay,
+        self.optimizer_ = (
+            make_optimizer(
+                self.optimizer,
+                self._optimizer_parameters(self.module_),
+                lr=self.lr,
+                weight_decay=self._optimizer_weight_decay(),
+            )
+            if optimizer
+            else None
         )
         self.history_ = History()
         self.n_iter_ = 0
+        self._callbacks = self._fresh_callbacks()
+
+    def _fresh_callbacks(self):
+        from ._callbacks import initialised_copies
+
+        return initialised_copies(getattr(self, "callbacks", None))
+
+    def _optimizer_weight_decay(self):
+        return self.weight_decay
+
+    def _callback_runner(self, train, batch_size, X, y):
+        if not hasattr(self, "callbacks_"):  # unpickled: callbacks are not pickled
+            self._callbacks = self._fresh_callbacks()
+        if not self._callbacks:
+            return None
+        from ._callbacks import CallbackRunner, NetView
+
+        net = NetView(self, train, batch_size, X, y)
+        return CallbackRunner(self._callbacks, net)
 
     def _split_validation(self, tensors):
         n = n_units(tensors)
@@ -127,38 +163,56 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
                 f"early_stopping=True needs at least 2 training units to hold out a "
                 f"validation_fraction={self.validation_fraction} of them; got {n}."
             )
-        order = np.random.RandomState(self.seed_ % (2**32 - 1)).permutation(n)
+        order = np.random.RandomState(stream_seed(self.seed_, "split")).permutation(n)
         index = torch.as_tensor(order, device=tensors[0].device)
         valid, train = index[:n_valid], index[n_valid:]
         return tuple(t[train] for t in tensors), tuple(t[valid] for t in tensors)
 
-    def _train(self, tensors, *, fresh, incremental=False):
-        """Train on device ``tensors``: ``max_epochs`` epochs, or one for ``partial_fit``."""
+    def _train(
+        self,
+        tensors,
+        *,
+        fresh,
+        incremental=False,
+        X=None,
+        y=None,
+        epoch_step=None,
+        converged=None,
+    ):
+        """Train on device ``tensors``: ``max_epochs`` epochs, or one for ``partial_fit``.
+
+        ``X, y`` as passed to ``fit``: the data skorch scoring callbacks score. A model
+        trained by a solver step passes ``epoch_step`` (one sweep, returning its objective)
+        and optionally ``converged``; ``tensors`` then only fixes the device.
+        """
         tensors = tuple(tensors)
         if fresh:
-            self._start_model(tensors[0].device)
+            self._start_model(tensors[0].device, optimizer=epoch_step is None)
         valid = stopper = None
-        if self.early_stopping and not incremental:
+        if getattr(self, "early_stopping", False) and not incremental:
             tensors, valid = self._split_validation(tensors)
             stopper = EarlyStopper(self.n_iter_no_change, self.tol)
-        with seeded(self.seed_ + self.n_iter_, self.device_):
-            n_run = run_epochs(
-                module=self.module_,
-                optimizer=self.optimizer_,
-                loss_fn=self._loss,
-                train=tensors,
-                valid=valid,
-                stopper=stopper,
-                n_epochs=1 if incremental else self.max_epochs,
-                batch_size=self.batch_size,
-                seed=self.seed_,
-                first_epoch=self.n_iter_,
-                clip_grad_norm=self.clip_grad_norm,
-                history=self.history_,
-                verbose=self.verbose,
-                description=type(self).__name__,
-            )
-        self.n_iter_ += n_run
+        train = None if epoch_step is not None else tensors
+        run_epochs(
+            module=self.module_,
+            optimizer=self.optimizer_,
+            loss_fn=self._loss,
+            train=train,
+            valid=valid,
+            stopper=stopper,
+            n_epochs=1 if incremental else self.max_epochs,
+            batch_size=self.batch_size,
+            seed=self.seed_,
+            first_epoch=self.n_iter_,
+            clip_grad_norm=getattr(self, "clip_grad_norm", None),
+            history=self.history_,
+            verbose=self.verbose,
+            description=type(self).__name__,
+            epoch_step=epoch_step,
+            converged=converged,
+            callbacks=self._callback_runner(train, self.batch_size, X, y),
+        )
+        self.n_iter_ = len(self.history_)
         if stopper is not None:
             self.best_epoch_ = stopper.best_epoch
         self.module_.eval()
@@ -178,7 +232,8 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
     def __getstate__(self):
         # A copy: on Python >= 3.11 object.__getstate__ returns the live __dict__.
         state = dict(super().__getstate__())
-        if "optimizer_" in state:
+        state.pop("_callbacks", None)  # live callbacks (progress bars, schedulers) stay here
+        if state.get("optimizer_") is not None:
             state["optimizer_"] = _tree_to_cpu(state["optimizer_"].state_dict())
         for name in self._TORCH_STATE:
             value = state.get(name)
@@ -187,8 +242,11 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
         return state
 
     def __setstate__(self, state):
+        had_optimizer = "optimizer_" in state
         optimizer_state = state.pop("optimizer_", None)
         super().__setstate__(state)
+        if had_optimizer and optimizer_state is None:
+            self.optimizer_ = None  # a model trained by a solver step
         if "device_" not in state:
             return
         device = loadable_device(state["device_"])
@@ -202,7 +260,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
                 self.optimizer,
                 self._optimizer_parameters(self.module_),
                 lr=self.lr,
-                weight_decay=self.weight_decay,
+                weight_decay=self._optimizer_weight_decay(),
             )
             self.optimizer_.load_state_dict(optimizer_state)
 

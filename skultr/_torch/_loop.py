@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ._batching import iterate_batches, n_units
-from ._random import epoch_generator
+from ._random import epoch_generator, seeded, stream_seed
 
 
 class EarlyStopper:
@@ -66,7 +66,8 @@ class _Progress:
         elif self.verbose >= 2:
             parts = [f"epoch {row['epoch']:>4d}", f"train_loss {row['train_loss']:.5g}"]
             if "valid_loss" in row:
-                parts.append(f"valid_loss {row['valid_loss']:.5g}" + (" *" if row["best"] else ""))
+                best = " *" if row["valid_loss_best"] else ""
+                parts.append(f"valid_loss {row['valid_loss']:.5g}{best}")
             parts.append(f"{row['dur']:.2f}s")
             print("  ".join(parts), flush=True)
 
@@ -116,14 +117,32 @@ def evaluate_loss(module, loss_fn, tensors, batch_size):
     return total / count, {name: value / count for name, value in part_totals.items()}
 
 
+def _record_row(history, row):
+    for key, value in row.items():
+        history.record(key, value)
+
+
+def _device_of(module, train):
+    if train is not None:
+        return train[0].device
+    for tensor in module.parameters():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _previous_best(history, key):
+    values = [r[key] for r in history if key in r] if history is not None else []
+    return min(values) if values else math.inf
+
+
 def run_epochs(
     *,
     module,
     optimizer,
-    loss_fn,
-    train,
+    loss_fn=None,
+    train=None,
     n_epochs,
-    batch_size,
+    batch_size=None,
     seed,
     first_epoch=0,
     valid=None,
@@ -132,14 +151,24 @@ def run_epochs(
     history=None,
     verbose=0,
     description="training",
+    epoch_step=None,
+    converged=None,
+    callbacks=None,
 ):
-    """Train ``module`` for up to ``n_epochs`` epochs over the device tensors ``train``.
+    """Train ``module`` for up to ``n_epochs`` epochs: the one loop of every iterative fit.
+
+    An epoch is either a pass of minibatch gradient steps over the device tensors
+    ``train`` (``loss_fn`` and ``optimizer``), or one call of ``epoch_step`` (a solver
+    step such as an alternating-least-squares sweep, which updates ``module`` itself).
+    Both record the same history row, report progress the same way and share the
+    stopping rules and callbacks.
 
     Parameters
     ----------
     module : torch.nn.Module
-    optimizer : torch.optim.Optimizer
-        Created once per model by the caller; its state carries over between calls.
+    optimizer : torch.optim.Optimizer or None
+        Created once per model by the caller; its state carries over between calls. None
+        with ``epoch_step``.
     loss_fn : callable ``(module, batch) -> scalar tensor or (scalar tensor, dict)``
         Mean loss of one batch (a tuple of tensors sliced from ``train``). It may also return
         ``(loss, parts)`` with ``parts`` a dict of named scalar tensors (for example the two
@@ -149,68 +178,153 @@ def run_epochs(
         Training (and optional validation) tensors, first dimension = units.
     n_epochs, batch_size : int
     seed : int
-        Seed of the fit; epoch ``e`` is shuffled by a generator seeded from
+        Shuffling seed of the fit; epoch ``e`` is shuffled by a generator seeded from
         ``(seed, e)`` so that resumed training does not repeat earlier orders.
     first_epoch : int
-        Number of epochs already run on this model (for numbering and shuffling).
+        Number of epochs already run on this model (for numbering and shuffling). A callback
+        that loads a checkpoint at the start of training (skorch's ``LoadInitState``)
+        replaces it by the length of the loaded history.
     stopper : EarlyStopper, optional
         Requires ``valid``; stops after its patience and restores the best weights.
     clip_grad_norm : float, optional
         Maximum gradient norm of each optimizer parameter group.
     history : skorch.history.History, optional
-        Receives one row per epoch: epoch, train_loss, [valid_loss, best], the loss parts if
-        any, dur.
+        Receives one row per epoch with the columns ``epoch``, ``train_loss``,
+        ``train_loss_best``, ``train_batch_count``, [``valid_loss``, ``valid_loss_best``,
+        ``valid_batch_count``], the loss parts if any, and ``dur`` (skorch's names, so
+        skorch callbacks can read it).
     verbose : int
+        0 silent, 1 one progress bar over the epochs, 2 one printed line per epoch.
+    epoch_step : callable ``epoch -> float or (float, dict)``, optional
+        Runs one epoch of a solver that is not minibatch gradient descent and returns its
+        training objective (and named parts).
+    converged : callable ``(previous_loss, loss) -> bool``, optional
+        Stops training once it returns True (a solver's own convergence rule).
+    callbacks : CallbackRunner, optional
+        skorch callbacks wrapped with the estimator they watch (see ``_callbacks``).
 
     Returns
     -------
     n_run : int
         Epochs run.
     """
-    n_train = n_units(train)
+    if epoch_step is None and (loss_fn is None or train is None or optimizer is None):
+        raise TypeError("run_epochs needs loss_fn, train and optimizer, or epoch_step.")
+    n_train = n_units(train) if train is not None else 0
     progress = _Progress(verbose, n_epochs, description)
     module.train()
+    if callbacks is not None:
+        first_epoch = callbacks.train_begin(first_epoch)
+        history = callbacks.net.history  # a checkpoint loaded at train begin replaces it
     epoch = first_epoch
+    best_train = _previous_best(history, "train_loss")
+    best_valid = _previous_best(history, "valid_loss")
+    previous = history[-1, "train_loss"] if history else math.inf
     try:
         for epoch in range(first_epoch + 1, first_epoch + n_epochs + 1):
             start = time.perf_counter()
-            losses = []  # detached batch losses, summed once per epoch (no per-batch sync)
-            part_losses = {}
-            generator = epoch_generator(seed, epoch, train[0].device)
-            for batch in iterate_batches(train, batch_size, shuffle=True, generator=generator):
-                optimizer.zero_grad(set_to_none=True)
-                loss, parts = _split_loss(loss_fn(module, batch))
-                loss.backward()
-                if clip_grad_norm is not None:
-                    clip_gradients(optimizer, clip_grad_norm)
-                optimizer.step()
-                losses.append(loss.detach())
-                for name, value in parts.items():
-                    part_losses.setdefault(name, []).append(value.detach())
-            row = {"epoch": epoch, "train_loss": _epoch_mean(losses, n_train, batch_size)}
-            for name, values in part_losses.items():
-                row[f"train_{name}"] = _epoch_mean(values, n_train, batch_size)
+            if history is not None:  # opened first: callbacks record into the epoch's row
+                history.new_epoch()
+                history.record("epoch", epoch)
+            if callbacks is not None:
+                callbacks.epoch_begin()
+            # Draws inside an epoch (negative samples, dropout) come from a stream of its
+            # own: a fit continued by warm_start or partial_fit makes the same draws as one
+            # longer fit.
+            with seeded(stream_seed(seed, "sample", epoch), _device_of(module, train)):
+                if epoch_step is not None:
+                    loss, parts = _split_loss(epoch_step(epoch))
+                    row = {"epoch": epoch, "train_loss": float(loss), "train_batch_count": 1}
+                    row.update({f"train_{k}": float(v) for k, v in parts.items()})
+                    if callbacks is not None:
+                        callbacks.batch_begin(None)
+                        callbacks.batch_end(None, row["train_loss"], 1)
+                else:
+                    row = _gradient_epoch(
+                        module,
+                        optimizer,
+                        loss_fn,
+                        train,
+                        n_train,
+                        batch_size,
+                        seed,
+                        epoch,
+                        clip_grad_norm,
+                        callbacks,
+                    )
             if not math.isfinite(row["train_loss"]):
                 raise FloatingPointError(
                     f"the training loss became {row['train_loss']} at epoch {epoch}; "
                     "lower lr or set clip_grad_norm."
                 )
+            row["train_loss_best"] = row["train_loss"] < best_train
+            best_train = min(best_train, row["train_loss"])
             if valid is not None:
                 row["valid_loss"], valid_parts = evaluate_loss(module, loss_fn, valid, batch_size)
                 row.update({f"valid_{name}": value for name, value in valid_parts.items()})
-                row["best"] = (
-                    stopper.update(row["valid_loss"], module, epoch) if stopper else False
-                )
+                row["valid_batch_count"] = math.ceil(n_units(valid) / batch_size)
+                row["valid_loss_best"] = row["valid_loss"] < best_valid
+                best_valid = min(best_valid, row["valid_loss"])
+                if stopper is not None:
+                    stopper.update(row["valid_loss"], module, epoch)
             row["dur"] = time.perf_counter() - start
             if history is not None:
-                history.new_epoch()
-                for key, value in row.items():
-                    history.record(key, value)
+                _record_row(history, row)
+            if callbacks is not None:
+                callbacks.epoch_end()
             progress.epoch_end(row)
             if stopper is not None and stopper.should_stop:
                 break
+            if converged is not None and converged(previous, row["train_loss"]):
+                break
+            previous = row["train_loss"]
     finally:
         progress.close()
     if stopper is not None:
         stopper.restore_best(module)
+    if callbacks is not None:
+        callbacks.train_end()
     return epoch - first_epoch
+
+
+def _gradient_epoch(
+    module,
+    optimizer,
+    loss_fn,
+    train,
+    n_train,
+    batch_size,
+    seed,
+    epoch,
+    clip_grad_norm,
+    callbacks,
+):
+    """One pass of minibatch steps; returns the epoch's row of the history."""
+    losses = []  # detached batch losses, summed once per epoch (no per-batch sync)
+    part_losses = {}
+    generator = epoch_generator(seed, epoch, train[0].device)
+    for batch in iterate_batches(train, batch_size, shuffle=True, generator=generator):
+        if callbacks is not None:
+            callbacks.batch_begin(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss, parts = _split_loss(loss_fn(module, batch))
+        loss.backward()
+        if callbacks is not None:
+            callbacks.grad_computed(batch)
+        if clip_grad_norm is not None:
+            clip_gradients(optimizer, clip_grad_norm)
+        optimizer.step()
+        losses.append(loss.detach())
+        for name, value in parts.items():
+            part_losses.setdefault(name, []).append(value.detach())
+        if callbacks is not None:
+            # skorch callbacks read each batch's loss: one device sync per batch, only here.
+            callbacks.batch_end(batch, float(loss.detach()), batch[0].shape[0])
+    row = {
+        "epoch": epoch,
+        "train_loss": _epoch_mean(losses, n_train, batch_size),
+        "train_batch_count": len(losses),
+    }
+    for name, values in part_losses.items():
+        row[f"train_{name}"] = _epoch_mean(values, n_train, batch_size)
+    return row

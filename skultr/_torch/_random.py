@@ -31,6 +31,18 @@ def seeded(seed, device):
         yield
 
 
+# One random stream per purpose, derived from the fit's seed (never ``seed + offset``, whose
+# streams overlap those of the neighbouring seeds).
+STREAMS = ("init", "shuffle", "sample", "split", "features", "centers", "bandwidth")
+
+
+def stream_seed(seed, purpose, *key):
+    """The seed of one purpose's random stream (``key``: e.g. the epoch) within a fit."""
+    spawn_key = (STREAMS.index(purpose), *(int(k) for k in key))
+    sequence = np.random.SeedSequence(int(seed), spawn_key=spawn_key)
+    return int(sequence.generate_state(1)[0]) % _MAX_SEED
+
+
 def epoch_generator(seed, epoch, device):
     """A :class:`torch.Generator` on ``device`` for the shuffling of one epoch."""
     generator = torch.Generator(device=device)

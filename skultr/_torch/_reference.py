@@ -8,9 +8,10 @@ It is private: it exists so the engine itself is held to scikit-learn's estimato
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.base import RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skultr.utils._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_context
 
 from ._base import BaseTorchEstimator, to_tensor
 from ._modules import ACTIVATIONS, make_mlp
@@ -25,7 +26,8 @@ class TorchMLPRegressor(RegressorMixin, BaseTorchEstimator):
     activation : {"relu", "elu", "tanh", "identity"}, default="relu"
     dropout : float, default=0.0
     max_epochs, batch_size, lr, optimizer, weight_decay, clip_grad_norm, early_stopping,
-    validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start
+    validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start, \
+callbacks
         Engine parameters, see :class:`skultr._torch.BaseTorchEstimator`.
 
     Attributes
@@ -80,6 +82,7 @@ class TorchMLPRegressor(RegressorMixin, BaseTorchEstimator):
         random_state=None,
         verbose=0,
         warm_start=False,
+        callbacks=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -98,6 +101,7 @@ class TorchMLPRegressor(RegressorMixin, BaseTorchEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.callbacks = callbacks
 
     def _build_module(self):
         for size in self.hidden_layer_sizes:
@@ -121,13 +125,14 @@ class TorchMLPRegressor(RegressorMixin, BaseTorchEstimator):
         return (weights[0] * squared_error).sum() / weights[0].sum()
 
     def _fit(self, X, y, sample_weight, *, incremental):
+        X_given, y_given = X, y
         fresh, device = self._begin_fit(incremental)
         X, y = validate_data(self, X, y, reset=fresh, y_numeric=True, dtype=np.float64)
         arrays = [X, y]
         if sample_weight is not None:
             arrays.append(_check_sample_weight(sample_weight, X, ensure_non_negative=True))
         tensors = tuple(to_tensor(a, device) for a in arrays)
-        return self._train(tensors, fresh=fresh, incremental=incremental)
+        return self._train(tensors, fresh=fresh, incremental=incremental, X=X_given, y=y_given)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -8,8 +8,9 @@ import numpy as np
 from scipy.stats import foldnorm, norm
 from sklearn.base import clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_array, check_is_fitted
+
+from skultr.utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 
 from ._base import CalibrationWarning, _BaseCorrector, _NonPositiveSlopeError, check_finite
 from ._kde_score import bandwidth_rule

@@ -4,8 +4,10 @@ import warnings
 from abc import abstractmethod
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skultr.utils._sklearn_compat import _fit_context
 
 # Fewer calibration pairs than this cannot estimate a slope and a spread with any reliability.
 MIN_CALIBRATION_SAMPLES = 10

@@ -3,18 +3,14 @@
 import inspect
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods
-from sklearn.utils.metadata_routing import (
-    MetadataRouter,
-    MethodMapping,
-    _routing_enabled,
-    process_routing,
-)
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from skultr.utils._sklearn_compat import HasMethods, _fit_context, _routing_enabled
 
 from ._tweedie import TweedieCorrector
 
@@ -215,8 +211,9 @@ class DebiasedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             y_pred = self.estimator_.predict(X)
         else:
             splits = list(cv.split(X, y, **split_args))
+            # a dict, never None: scikit-learn 1.6.0 unpacks params with routing enabled
             y_pred = cross_val_predict(
-                clone(self.estimator), X, y, cv=splits, params=fit_args or None
+                clone(self.estimator), X, y, cv=splits, params=dict(fit_args)
             )
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_args)
 

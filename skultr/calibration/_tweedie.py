@@ -4,8 +4,9 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+
+from skultr.utils._sklearn_compat import Interval, StrOptions
 
 from ._base import CalibrationWarning, _BaseCorrector
 from ._kde_score import bandwidth_rule, evaluate_score_table, kde_score_table

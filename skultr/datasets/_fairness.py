@@ -9,8 +9,13 @@ encoding is fitted inside each cross-validation split (the authors' code target-
 the whole file before splitting).
 """
 
+import os
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+
+from skultr.utils._sklearn_compat import validate_params
 
 from ._home import _data_root
 
@@ -131,6 +136,10 @@ _PROTECTED_MEANING = {
 }
 
 
+@validate_params(
+    {"name": [str], "data_home": [str, os.PathLike, None], "return_X_y": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_fairness_dataset(name, *, data_home=None, return_X_y=False):
     """Load one of the FairTTTS paper's eight dataset/attribute runs from local files.
 
@@ -220,6 +229,16 @@ def load_fairness_dataset(name, *, data_home=None, return_X_y=False):
     )
 
 
+@validate_params(
+    {
+        "n_samples": [Integral],
+        "bias": [Real],
+        "unprivileged_fraction": [Real],
+        "noise": [Real],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_biased_classification(
     n_samples=2000,
     *,

@@ -4,11 +4,15 @@ known ground truth, and a click-log simulator that turns labelled lists into use
 
 import numbers
 import os
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import ndtri
 from sklearn.datasets import load_svmlight_file
 from sklearn.utils import Bunch, check_random_state
+
+from skultr.utils._sklearn_compat import HasMethods, validate_params
+from skultr.utils._validation import check_int
 
 # Share of documents at grades 0, 1, 2, 3, 4 in make_ranking_dataset (before the noise):
 # most documents are irrelevant and few are perfect, as in web-search collections.
@@ -45,6 +49,19 @@ def _read_integers(path, what):
     return values.astype(np.int64)
 
 
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "n_features": [Integral, None],
+        "dtype": "no_validation",
+        "dense": ["boolean"],
+        "query_file": [str, os.PathLike, None],
+        "position_file": [str, os.PathLike, None],
+        "position_start": [Integral],
+        "return_position": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_svmlight_ranking(
     path,
     *,
@@ -170,12 +187,6 @@ def load_svmlight_ranking(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_count(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
-
-
 def true_relevance_utility(X):
     """The hidden utility behind :func:`make_ranking_dataset`'s grades (before noise).
 
@@ -198,6 +209,17 @@ def true_relevance_utility(X):
     )
 
 
+@validate_params(
+    {
+        "n_queries": [Integral],
+        "n_documents": [Integral, tuple, list],
+        "n_features": [Integral],
+        "noise": [Real],
+        "query_shift": [Real],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_ranking_dataset(
     n_queries=500,
     *,
@@ -247,13 +269,13 @@ def make_ranking_dataset(
     >>> X.shape, sorted(set(y.tolist())), len(set(qid.tolist()))
     ((500, 10), [0.0, 1.0, 2.0, 3.0, 4.0], 50)
     """
-    n_queries = _check_count("n_queries", n_queries)
-    n_features = _check_count("n_features", n_features, 5)
+    n_queries = check_int(n_queries, "n_queries")
+    n_features = check_int(n_features, "n_features", minimum=5)
     if isinstance(n_documents, numbers.Integral) and not isinstance(n_documents, bool):
-        low = high = _check_count("n_documents", n_documents)
+        low = high = check_int(n_documents, "n_documents")
     else:
         try:
-            low, high = (_check_count("n_documents", v) for v in n_documents)
+            low, high = (check_int(v, "n_documents") for v in n_documents)
         except (TypeError, ValueError):
             raise ValueError(
                 f"n_documents must be an int >= 1 or a pair (low, high); got {n_documents!r}."
@@ -281,6 +303,30 @@ def make_ranking_dataset(
 # --------------------------------------------------------------------------------------------
 
 _INTERVENTIONS = (None, "shuffle", "swap")
+
+
+def resolve_click_model(click_model):
+    """A click model instance from a name ("pbm", "cascade", "trust") or an instance.
+
+    The click models are the public numpy classes of :mod:`skultr.ranking`, imported here on
+    first use (:mod:`skultr.ranking` loads torch only with its rankers).
+    """
+    from skultr.ranking import CascadeModel, PositionBasedModel, TrustBiasModel
+
+    by_name = {"pbm": PositionBasedModel, "cascade": CascadeModel, "trust": TrustBiasModel}
+    if isinstance(click_model, str):
+        if click_model not in by_name:
+            raise ValueError(
+                f"click_model must be one of {sorted(by_name)} or a click model instance; "
+                f"got {click_model!r}."
+            )
+        return by_name[click_model]()
+    if not callable(getattr(click_model, "sample", None)):
+        raise ValueError(
+            "click_model must be a name or an object with a sample(relevance, random_state) "
+            f"method; got {click_model!r}."
+        )
+    return click_model
 
 
 def _linear_production_scores(X, y, group, n_queries, rng, fraction=0.01, min_queries=5):
@@ -332,6 +378,21 @@ def _apply_intervention(shown_rows, intervention, rng):
     )
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "qid": ["array-like"],
+        "scores": ["array-like", str],
+        "score_noise": [Real],
+        "n_sessions": [Integral],
+        "click_model": [str, HasMethods(["sample", "propensity"])],
+        "top_k": [Integral],
+        "intervention": [str, None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_click_log(
     X,
     y,
@@ -411,8 +472,6 @@ def make_click_log(
     >>> log.X.shape, int(log.position.max()), len(set(log.qid.tolist()))
     ((10000, 10), 10, 1000)
     """
-    from skultr.ranking._simulation import resolve_click_model
-
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D array; got shape {X.shape}.")
@@ -424,8 +483,8 @@ def make_click_log(
         )
     if len(X) == 0:
         raise ValueError("X is empty; at least one labelled document is needed.")
-    n_sessions = _check_count("n_sessions", n_sessions)
-    top_k = _check_count("top_k", top_k)
+    n_sessions = check_int(n_sessions, "n_sessions")
+    top_k = check_int(top_k, "top_k")
     if intervention not in _INTERVENTIONS:
         raise ValueError(f"intervention must be one of {_INTERVENTIONS}; got {intervention!r}.")
     model = resolve_click_model(click_model)

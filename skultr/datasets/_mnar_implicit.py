@@ -1,10 +1,13 @@
 """Semi-synthetic missing-not-at-random implicit feedback with known relevance and exposure."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit
 from sklearn.utils import Bunch, check_random_state
+
+from skultr.utils._sklearn_compat import validate_params
+from skultr.utils._validation import check_int, check_real
 
 _DESCR = """\
 Simulated implicit feedback (clicks) missing not at random.
@@ -20,21 +23,21 @@ them, as the randomly assigned items of the Yahoo! R3 and Coat test sets do.
 """
 
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
-
-
-def _check_real(value, name, *, low=None, strict=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number; got {value!r}.")
-    if low is not None and (value < low or (strict and value == low)):
-        bound = f"> {low}" if strict else f">= {low}"
-        raise ValueError(f"{name} must be {bound}; got {value!r}.")
-    return float(value)
-
-
+@validate_params(
+    {
+        "n_users": [Integral],
+        "n_items": [Integral],
+        "n_latent": [Integral],
+        "relevance_scale": [Real],
+        "relevance_offset": [Real],
+        "popularity_spread": [Real],
+        "exposure_offset": [Real],
+        "exposure_power": [Real],
+        "n_test_items": [Integral],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_mnar_implicit_feedback(
     n_users=1000,
     n_items=300,
@@ -121,17 +124,17 @@ def make_mnar_implicit_feedback(
     >>> bool(data.clicks[data.X[:, 0], data.X[:, 1]].all())
     True
     """
-    n_users = _check_positive_int(n_users, "n_users")
-    n_items = _check_positive_int(n_items, "n_items")
-    n_latent = _check_positive_int(n_latent, "n_latent")
-    n_test_items = _check_positive_int(n_test_items, "n_test_items")
+    n_users = check_int(n_users, "n_users")
+    n_items = check_int(n_items, "n_items")
+    n_latent = check_int(n_latent, "n_latent")
+    n_test_items = check_int(n_test_items, "n_test_items")
     if n_test_items > n_items:
         raise ValueError(f"n_test_items={n_test_items} exceeds n_items={n_items}.")
-    relevance_scale = _check_real(relevance_scale, "relevance_scale")
-    relevance_offset = _check_real(relevance_offset, "relevance_offset")
-    popularity_spread = _check_real(popularity_spread, "popularity_spread", low=0)
-    exposure_offset = _check_real(exposure_offset, "exposure_offset")
-    exposure_power = _check_real(exposure_power, "exposure_power", low=0, strict=True)
+    relevance_scale = check_real(relevance_scale, "relevance_scale")
+    relevance_offset = check_real(relevance_offset, "relevance_offset")
+    popularity_spread = check_real(popularity_spread, "popularity_spread", low=0)
+    exposure_offset = check_real(exposure_offset, "exposure_offset")
+    exposure_power = check_real(exposure_power, "exposure_power", low=0, strict=True)
     rng = check_random_state(random_state)
 
     user_latent = rng.normal(size=(n_users, n_latent))

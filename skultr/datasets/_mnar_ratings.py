@@ -9,26 +9,18 @@ exactly.
 """
 
 import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit
 from sklearn.utils import Bunch, check_random_state
 
+from skultr.utils._sklearn_compat import validate_params
+from skultr.utils._validation import check_int, check_real
+
 # Share of ratings 1..5 over all pairs (the missing-at-random distribution): Coat's and Yahoo!
 # R3's random samples are dominated by low ratings.
 _MAR_RATING_SHARES = (0.40, 0.20, 0.20, 0.13, 0.07)
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
-
-
-def _check_nonnegative(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number; got {value!r}.")
-    return float(value)
 
 
 def _intercept_for_mean(score, target, n_steps=60):
@@ -43,6 +35,20 @@ def _intercept_for_mean(score, target, n_steps=60):
     return 0.5 * (low + high)
 
 
+@validate_params(
+    {
+        "n_users": [Integral],
+        "n_items": [Integral],
+        "n_factors": [Integral],
+        "density": [Real],
+        "rating_selection": [Real],
+        "feature_selection": [Real],
+        "noise": [Real],
+        "n_mar_per_user": [Integral],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_mnar_ratings(
     n_users=200,
     n_items=150,
@@ -113,16 +119,16 @@ def make_mnar_ratings(
     >>> bool(data.y.mean() > data.ratings.mean())  # people rate what they like
     True
     """
-    n_users = _check_positive_int(n_users, "n_users")
-    n_items = _check_positive_int(n_items, "n_items")
-    n_factors = _check_positive_int(n_factors, "n_factors")
+    n_users = check_int(n_users, "n_users")
+    n_items = check_int(n_items, "n_items")
+    n_factors = check_int(n_factors, "n_factors")
     if isinstance(density, bool) or not isinstance(density, numbers.Real):
         raise ValueError(f"density must be a number in (0, 1); got {density!r}.")
     if not 0 < density < 1:
         raise ValueError(f"density must be a number in (0, 1); got {density!r}.")
-    alpha = _check_nonnegative(rating_selection, "rating_selection")
-    beta = _check_nonnegative(feature_selection, "feature_selection")
-    noise = _check_nonnegative(noise, "noise")
+    alpha = check_real(rating_selection, "rating_selection", low=0)
+    beta = check_real(feature_selection, "feature_selection", low=0)
+    noise = check_real(noise, "noise", low=0)
     if isinstance(n_mar_per_user, bool) or not isinstance(n_mar_per_user, numbers.Integral):
         raise ValueError(f"n_mar_per_user must be an integer >= 0; got {n_mar_per_user!r}.")
     if not 0 <= n_mar_per_user <= n_items:

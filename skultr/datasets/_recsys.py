@@ -5,10 +5,13 @@ Yahoo! R3 may not be redistributed (Yahoo! Webscope data sharing agreement), so 
 parses files the user obtained and points to.
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
+
+from skultr.utils._sklearn_compat import validate_params
 
 from ._home import _data_root
 
@@ -51,6 +54,10 @@ def _dense_to_pairs(matrix):
     return X, matrix[users, items].astype(np.int64)
 
 
+@validate_params(
+    {"data_home": [str, os.PathLike, None]},
+    prefer_skip_nested_validation=True,
+)
 def load_coat(data_home=None):
     """Load the Coat ratings: a self-selected training set and a random (MAR) test set.
 
@@ -106,6 +113,10 @@ def load_coat(data_home=None):
     )
 
 
+@validate_params(
+    {"path": [str, os.PathLike], "sep": [str, None], "one_based": ["boolean"], "comments": [str]},
+    prefer_skip_nested_validation=True,
+)
 def load_interactions(path, *, sep=None, one_based=False, comments="#"):
     """Read a text file of ``user item [value]`` triplets (or pairs).
 
@@ -163,6 +174,10 @@ def load_interactions(path, *, sep=None, one_based=False, comments="#"):
     return X, y
 
 
+@validate_params(
+    {"path": [str, os.PathLike]},
+    prefer_skip_nested_validation=True,
+)
 def load_yahoo_r3(path):
     """Parse the Yahoo! R3 music ratings from files you obtained yourself.
 

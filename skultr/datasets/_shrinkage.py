@@ -9,8 +9,9 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 from threadpoolctl import threadpool_limits
+
+from skultr.utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 
 __all__ = ["make_shrinkage_trial"]
 

@@ -8,9 +8,10 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
-from ..datasets._fairness import make_biased_classification
-from ..metrics._fairness import demographic_parity_difference, equal_opportunity_difference
-from ._fairttts import FairTTTSClassifier
+from skultr.datasets import make_biased_classification
+from skultr.metrics import demographic_parity_difference, equal_opportunity_difference
+
+from ._fairttts import FairTTTSClassifier, proba_at_alpha
 
 __all__ = ["run_demo"]
 
@@ -68,7 +69,7 @@ def run_demo(*, quick=False, random_state=0):
     ).fit(X_train, y_train)
     rows = []
     for alpha in _ALPHAS:
-        proba = fair._proba(X_test, alpha=alpha)
+        proba = proba_at_alpha(fair, X_test, alpha)
         rows.append(scores(fair.classes_[np.argmax(proba, axis=1)]))
     seconds = time.perf_counter() - start
 

@@ -2,15 +2,16 @@
 
 import numpy as np
 from sklearn.metrics import accuracy_score
-from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
-from ..metrics._fairness import (
+from skultr.metrics import (
     demographic_parity_difference,
     equal_opportunity_difference,
     equalized_odds_difference,
 )
-from ._fairttts import FairTTTSClassifier
+from skultr.utils._sklearn_compat import check_matplotlib_support
+
+from ._fairttts import FairTTTSClassifier, proba_at_alpha
 from ._ttts import _unwrap
 
 __all__ = ["FairnessTradeoffDisplay"]
@@ -113,7 +114,7 @@ class FairnessTradeoffDisplay:
             Amplification values to evaluate.
         metric : {"demographic_parity_difference", "equal_opportunity_difference", \
                 "equalized_odds_difference"}, default="demographic_parity_difference"
-            Fairness gap on the y axis, computed for ``estimator.favorable_class``.
+            Fairness gap on the y axis, computed for ``estimator.pos_label``.
         name : str or None, default=None
             Legend label; defaults to the wrapped estimator's class name.
         ax : matplotlib Axes, default=None
@@ -140,11 +141,11 @@ class FairnessTradeoffDisplay:
         X_checked, _ = estimator._validate_X_predict(X)
         groups = estimator._unprivileged_mask(X_checked)
         y = np.asarray(y)
-        pos = estimator.favorable_class
+        pos = estimator._pos_label
         classes = estimator.classes_
         accuracy, fairness = [], []
         for alpha in alphas:
-            proba = estimator._proba(X, alpha=float(alpha))
+            proba = proba_at_alpha(estimator, X, alpha)
             pred = classes[np.argmax(proba, axis=1)]
             accuracy.append(accuracy_score(y, pred))
             fairness.append(gap(y, pred, sensitive_features=groups, pos_label=pos))

@@ -5,10 +5,12 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+
+from skultr.utils._deprecation import DEPRECATED, resolve_renamed
+from skultr.utils._sklearn_compat import Interval, StrOptions, _fit_context
+from skultr.utils._validation import preview, protected_index
 
 from ._ttts import (
     _FLIP_DOC,
@@ -66,8 +68,16 @@ class FairTTTSClassifier(_BaseTTTS):
         ``unprivileged_value``. Every node that splits on the protected column is then a
         protected node.
 
-    favorable_class : label, default=1
+    pos_label : label, default=1
         The favourable outcome (one of ``classes_``); all other classes are unfavourable.
+        Same name and meaning as ``pos_label`` in the fairness metrics of
+        :mod:`skultr.metrics` and in scikit-learn.
+
+    favorable_class : label
+        The former name of ``pos_label``.
+
+        .. deprecated:: 0.1
+           ``favorable_class`` was renamed ``pos_label`` in 0.1 and will be removed in 0.3.
 
     alpha : float >= 1, default=9.0
         Amplification of the flip probability at protected nodes (paper: 9).
@@ -123,7 +133,7 @@ class FairTTTSClassifier(_BaseTTTS):
     of ``x`` is left when ``x_f <= t_n``, and the base flip probability ``p_n(x)`` follows
     ``heuristic`` (by default ``p_n(x) = max(p_max - |x_f - t_n| / s, 0)``). Let ``u_c``
     be the share of unfavourable classes among the training rows of child ``c``
-    (``u_c = 1 - v_c(favorable_class)``) and call the child with the larger ``u_c`` the
+    (``u_c = 1 - v_c(pos_label)``) and call the child with the larger ``u_c`` the
     worse child (no child is worse when the shares are equal). FairTTTS uses, with the cap
     ``c = flip_cap`` (0.5 in the paper),
 
@@ -205,6 +215,7 @@ class FairTTTSClassifier(_BaseTTTS):
         "protected_attribute": [Interval(Integral, 0, None, closed="left"), str],
         "unprivileged_value": [Real],
         "protected_threshold": [Real, None],
+        "pos_label": "no_validation",
         "favorable_class": "no_validation",
         "alpha": [Interval(Real, 1, None, closed="left")],
         "flip_cap": [Interval(Real, 0, 1, closed="both")],
@@ -218,7 +229,7 @@ class FairTTTSClassifier(_BaseTTTS):
         protected_attribute,
         unprivileged_value,
         protected_threshold=None,
-        favorable_class=1,
+        pos_label=1,
         alpha=9.0,
         flip_cap=0.5,
         amplified_nodes="protected",
@@ -230,12 +241,13 @@ class FairTTTSClassifier(_BaseTTTS):
         n_simulations=100,
         prune_tol=0.0,
         random_state=None,
+        favorable_class=DEPRECATED,
     ):
         self.estimator = estimator
         self.protected_attribute = protected_attribute
         self.unprivileged_value = unprivileged_value
         self.protected_threshold = protected_threshold
-        self.favorable_class = favorable_class
+        self.pos_label = pos_label
         self.alpha = alpha
         self.flip_cap = flip_cap
         self.amplified_nodes = amplified_nodes
@@ -247,6 +259,7 @@ class FairTTTSClassifier(_BaseTTTS):
         self.n_simulations = n_simulations
         self.prune_tol = prune_tol
         self.random_state = random_state
+        self.favorable_class = favorable_class
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -268,14 +281,15 @@ class FairTTTSClassifier(_BaseTTTS):
         self : FairTTTSClassifier
             The fitted post-processor.
         """
+        pos_label = resolve_renamed(self, "favorable_class", "pos_label")
         self._fit_base(X, y, sample_weight)
-        matches = np.flatnonzero(self.classes_ == self.favorable_class)
+        matches = np.flatnonzero(self.classes_ == pos_label)
         if matches.size == 0:
             raise ValueError(
-                f"favorable_class={self.favorable_class!r} is not one of the classes "
-                f"{self.classes_.tolist()}."
+                f"pos_label={pos_label!r} is not one of the classes {self.classes_.tolist()}."
             )
         favorable_index = int(matches[0])
+        self._pos_label = self.classes_[favorable_index]
         self._fairness_rule = _make_fairness_rule(
             self._forest,
             protected_index=self.protected_index_,
@@ -302,27 +316,8 @@ class FairTTTSClassifier(_BaseTTTS):
         return f"at index {self.protected_index_}"
 
     def _resolve_protected_index(self, X):
-        attribute = self.protected_attribute
-        n_features = X.shape[1]
-        if isinstance(attribute, str):
-            names = getattr(self, "feature_names_in_", None)
-            if names is None:
-                raise ValueError(
-                    f"protected_attribute={attribute!r} is a column name but X has no "
-                    "column names; pass a pandas DataFrame or an integer position."
-                )
-            where = np.flatnonzero(names == attribute)
-            if where.size == 0:
-                raise ValueError(
-                    f"protected_attribute={attribute!r} is not a column of X; its columns "
-                    f"are {_preview(names)}."
-                )
-            return int(where[0])
-        if attribute >= n_features:
-            raise ValueError(
-                f"protected_attribute={attribute} is out of range for X with {n_features} columns."
-            )
-        return int(attribute)
+        names = getattr(self, "feature_names_in_", None)
+        return protected_index(self.protected_attribute, names, X.shape[1])
 
     def _check_protected_column(self, X):
         """In fit: the column is binary (or binarised) and the value names a group."""
@@ -332,7 +327,7 @@ class FairTTTSClassifier(_BaseTTTS):
             if values.size > 2:
                 raise ValueError(
                     f"The protected column {self._protected_name()} must be binary; it takes "
-                    f"{values.size} distinct values ({_preview(values)}). Pass "
+                    f"{values.size} distinct values ({preview(values)}). Pass "
                     "protected_threshold to binarise a continuous attribute."
                 )
         elif self.unprivileged_value not in (0, 1):
@@ -342,7 +337,7 @@ class FairTTTSClassifier(_BaseTTTS):
             )
         if self._unprivileged_mask(X).any():
             return
-        values = _preview(np.unique(column))
+        values = preview(np.unique(column))
         if self.protected_threshold is None:
             raise ValueError(
                 f"unprivileged_value={self.unprivileged_value!r} matches no row of X: the "
@@ -425,10 +420,13 @@ FairTTTSClassifier.fit.__doc__ = FairTTTSClassifier.fit.__doc__.replace(
 )
 
 
-def _preview(values, limit=6):
-    values = list(np.asarray(values).tolist())
-    shown = ", ".join(repr(v) for v in values[:limit])
-    return f"[{shown}{', ...' if len(values) > limit else ''}]"
+def proba_at_alpha(estimator, X, alpha):
+    """Class probabilities of a fitted FairTTTS model under another amplification ``alpha``.
+
+    The model is not refitted or changed: only its fairness rule is evaluated with ``alpha``
+    (for :class:`FairnessTradeoffDisplay` and the demo, which sweep ``alpha``).
+    """
+    return estimator._proba(X, alpha=float(alpha))
 
 
 # --------------------------------------------------------------------------------------

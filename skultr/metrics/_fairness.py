@@ -35,9 +35,16 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import accuracy_score
-from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import StrOptions, validate_params
-from sklearn.utils.validation import _check_sample_weight, check_consistent_length
+from sklearn.utils.validation import check_consistent_length
+
+from skultr.utils._deprecation import DEPRECATED, resolve_renamed_value
+from skultr.utils._sklearn_compat import (
+    StrOptions,
+    _check_sample_weight,
+    column_or_1d,
+    validate_params,
+)
+from skultr.utils._validation import preview, protected_index
 
 __all__ = [
     "demographic_parity_difference",
@@ -47,12 +54,6 @@ __all__ = [
     "make_fairness_scorer",
     "make_fairness_tradeoff_scorer",
 ]
-
-
-def _preview(values, limit=6):
-    values = list(np.asarray(values).tolist())
-    shown = ", ".join(repr(v) for v in values[:limit])
-    return f"[{shown}{', ...' if len(values) > limit else ''}]"
 
 
 def _scalar(value):
@@ -112,7 +113,7 @@ def _check_labels(values, name):
     if labels.size > 2:
         raise ValueError(
             f"{name} must hold binary labels; found {labels.size} distinct labels "
-            f"{_preview(labels)}. Binarise it first, e.g. {name} == label."
+            f"{preview(labels)}. Binarise it first, e.g. {name} == label."
         )
     return labels
 
@@ -128,7 +129,7 @@ def _check_pos_label(labels, pos_label, names):
     ):
         raise ValueError(
             f"pos_label={pos_label!r} is not one of the labels of {names} "
-            f"{_preview(labels)}; pass the favourable label as pos_label."
+            f"{preview(labels)}; pass the favourable label as pos_label."
         )
 
 
@@ -164,13 +165,13 @@ def _check_inputs(y_true, y_pred, sensitive_features, sample_weight, pos_label):
         if _is_text(true_labels) != _is_text(labels):
             raise ValueError(
                 "y_true and y_pred must hold labels of the same kind; found "
-                f"{_preview(true_labels)} in y_true and {_preview(labels)} in y_pred."
+                f"{preview(true_labels)} in y_true and {preview(labels)} in y_pred."
             )
         labels = np.unique(np.concatenate([true_labels.astype(object), labels.astype(object)]))
         if labels.size > 2:
             raise ValueError(
                 "y_true and y_pred must share the same two labels; found "
-                f"{_preview(true_labels)} in y_true and {_preview(np.unique(y_pred))} in "
+                f"{preview(true_labels)} in y_true and {preview(np.unique(y_pred))} in "
                 "y_pred."
             )
         names = "y_true and y_pred"
@@ -196,14 +197,14 @@ def _spread(labels, rates, rate_name, lacking):
     """Largest minus smallest group rate; NaN with a warning when it is undefined."""
     if labels.size < 2:
         _warn_undefined(
-            f"sensitive_features holds only one group ({_preview(labels)}): a difference "
+            f"sensitive_features holds only one group ({preview(labels)}): a difference "
             "between groups is undefined; returning NaN."
         )
         return float("nan")
     undefined = np.isnan(rates)
     if undefined.any():
         _warn_undefined(
-            f"The {rate_name} is undefined for the group(s) {_preview(labels[undefined])}, "
+            f"The {rate_name} is undefined for the group(s) {preview(labels[undefined])}, "
             f"which have {lacking}; the difference between groups is undefined, returning NaN."
         )
         return float("nan")
@@ -258,7 +259,12 @@ def demographic_parity_difference(
 
 
 @validate_params(
-    {"y_true": ["array-like", None], **_COMMON, "unprivileged_group": "no_validation"},
+    {
+        "y_true": ["array-like", None],
+        **_COMMON,
+        "unprivileged_value": "no_validation",
+        "unprivileged_group": "no_validation",
+    },
     prefer_skip_nested_validation=True,
 )
 def disparate_impact_ratio(
@@ -266,9 +272,10 @@ def disparate_impact_ratio(
     y_pred,
     *,
     sensitive_features,
-    unprivileged_group=None,
+    unprivileged_value=None,
     pos_label=1,
     sample_weight=None,
+    unprivileged_group=DEPRECATED,
 ):
     """Ratio of selection rates between groups (the "80 % rule" statistic).
 
@@ -280,15 +287,23 @@ def disparate_impact_ratio(
         Predicted labels.
     sensitive_features : array-like of shape (n_samples,)
         Group of each row.
-    unprivileged_group : label or None, default=None
+    unprivileged_value : label or None, default=None
         ``None``: smallest over largest group selection rate (fairlearn's
-        ``demographic_parity_ratio``), in [0, 1]. A group label: selection rate of that
-        group over the selection rate of all other rows (AIF360's convention), which
-        exceeds 1 when the unprivileged group is selected more often.
+        ``demographic_parity_ratio``), in [0, 1]. A value of ``sensitive_features``: the
+        selection rate of the rows with that value (the unprivileged group) over the
+        selection rate of all other rows (AIF360's convention), which exceeds 1 when the
+        unprivileged group is selected more often. The name and meaning of
+        :class:`~skultr.fairness.FairTTTSClassifier`'s ``unprivileged_value``.
     pos_label : int, float, bool or str, default=1
         The favourable (selected) label.
     sample_weight : array-like of shape (n_samples,), default=None
         Row weights.
+    unprivileged_group : label or None
+        The former name of ``unprivileged_value``.
+
+        .. deprecated:: 0.1
+           ``unprivileged_group`` was renamed ``unprivileged_value`` in 0.1 and will be
+           removed in 0.3.
 
     Returns
     -------
@@ -303,14 +318,22 @@ def disparate_impact_ratio(
     >>> disparate_impact_ratio(None, [1, 1, 1, 0, 1, 0, 0, 0], sensitive_features=g)
     0.333...
     >>> disparate_impact_ratio(None, [1, 1, 1, 0, 1, 0, 0, 0], sensitive_features=g,
-    ...                        unprivileged_group="a")
+    ...                        unprivileged_value="a")
     3.0
     """
+    unprivileged_value = resolve_renamed_value(
+        unprivileged_group,
+        unprivileged_value,
+        old="unprivileged_group",
+        new="unprivileged_value",
+        new_default=None,
+        where="disparate_impact_ratio",
+    )
     _, y_pred, groups, weight = _check_inputs(
         None, y_pred, sensitive_features, sample_weight, pos_label
     )
     selected = (y_pred == pos_label).astype(np.float64) * weight
-    if unprivileged_group is None:
+    if unprivileged_value is None:
         labels, rates = _group_rates(
             y_pred == pos_label, np.ones_like(y_pred, bool), groups, weight
         )
@@ -318,10 +341,10 @@ def disparate_impact_ratio(
             return float("nan")
         num, den = rates.min(), rates.max()
     else:
-        mask = groups == unprivileged_group
+        mask = groups == unprivileged_value
         if not mask.any():
             raise ValueError(
-                f"unprivileged_group={unprivileged_group!r} does not occur in "
+                f"unprivileged_value={unprivileged_value!r} does not occur in "
                 f"sensitive_features (groups: {np.unique(groups).tolist()[:10]})."
             )
         if mask.all():
@@ -441,28 +464,13 @@ _METRICS = {
 def _protected_column(X, protected_attribute, protected_threshold):
     """The protected column of X (array or DataFrame), binarised when a threshold is set."""
     if hasattr(X, "iloc"):
-        if isinstance(protected_attribute, str):
-            if protected_attribute not in X.columns:
-                raise ValueError(
-                    f"protected_attribute={protected_attribute!r} is not a column of X; its "
-                    f"columns are {list(X.columns)[:10]}."
-                )
-            column = X[protected_attribute].to_numpy()
-        else:
-            column = X.iloc[:, protected_attribute].to_numpy()
+        index = protected_index(protected_attribute, list(X.columns), X.shape[1])
+        column = X.iloc[:, index].to_numpy()
     else:
-        if isinstance(protected_attribute, str):
-            raise ValueError(
-                f"protected_attribute={protected_attribute!r} is a column name but X has no "
-                "column names; pass a pandas DataFrame or an integer position."
-            )
         X = np.asarray(X)
-        if X.ndim != 2 or not 0 <= protected_attribute < X.shape[1]:
-            raise ValueError(
-                f"protected_attribute={protected_attribute} is out of range for X of shape "
-                f"{X.shape}."
-            )
-        column = X[:, protected_attribute]
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional to hold a protected column; got {X.shape}.")
+        column = X[:, protected_index(protected_attribute, None, X.shape[1])]
     if protected_threshold is not None:
         column = (column.astype(np.float64) > protected_threshold).astype(np.int64)
     return column
@@ -514,6 +522,15 @@ class _FairnessScorer(_GroupColumnScorer):
         )
 
 
+@validate_params(
+    {
+        "metric": [str, callable],
+        "protected_attribute": [Integral, str],
+        "protected_threshold": [Real, None],
+        "greater_is_better": ["boolean", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_fairness_scorer(
     metric,
     *,
@@ -598,6 +615,15 @@ class _TradeoffScorer(_GroupColumnScorer):
         )
 
 
+@validate_params(
+    {
+        "protected_attribute": [Integral, str],
+        "fairness_metric": [str],
+        "fairness_weight": [Real],
+        "protected_threshold": [Real, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_fairness_tradeoff_scorer(
     *,
     protected_attribute,

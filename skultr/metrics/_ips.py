@@ -4,23 +4,30 @@ A held-out click log is as biased as the training log: popular items were shown 
 collect more validation clicks whatever the model. Weighting each click by ``1 / θ_ui`` (its
 exposure propensity) makes sums over clicks unbiased for the same sums over relevance
 (``E[Y_ui / θ_ui] = γ_ui``), the unbiased offline evaluator of Yang et al. (RecSys 2018) that
-Saito et al. (WSDM 2020) use for validation. Clipping ``θ`` at ``clip`` lowers the variance
-at the price of some bias, as in Rel-MF's loss.
+Saito et al. (WSDM 2020) use for validation. Capping the weights at ``max_weight`` (the
+propensities are then at least ``1 / max_weight``) lowers the variance at the price of some
+bias, as in Rel-MF's loss.
 
 - :func:`ips_dcg_at_k_score`, :func:`ips_recall_at_k_score`: row-level metrics for
   candidate lists with a propensity per row.
-- :func:`ips_pointwise_loss`: the (clipped) unbiased estimate of Rel-MF's ideal loss; with
+- :func:`ips_pointwise_loss`: the (capped) unbiased estimate of Rel-MF's ideal loss; with
   ``y_true = γ`` and ``propensity = 1`` it *is* the ideal loss.
 - :func:`make_ips_scorer`: a scorer for ``GridSearchCV`` on held-out clicks only: each user's
   ranking covers the whole catalogue (minus the training pairs), through ``recommend``.
 """
 
-import numbers
+from numbers import Real
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 
+from skultr.utils._deprecation import (
+    CLIP_HINT,
+    DEPRECATED,
+    clip_to_max_weight,
+    resolve_renamed_value,
+)
 from skultr.utils._interactions import (
     _as_id_array,
     check_interactions,
@@ -29,11 +36,17 @@ from skultr.utils._interactions import (
     lookup_ids,
     resolve_propensity,
 )
+from skultr.utils._sklearn_compat import (
+    HasMethods,
+    Hidden,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+from skultr.utils._validation import check_1d_finite, check_int, check_probability
 
 from ._ranking import (
     _TIES,
-    _as_1d_float,
-    _check_k,
     _check_option,
     _check_ranking_inputs,
     _expected_top_k_sum,
@@ -47,12 +60,6 @@ _LOSSES = ("least_squares", "squared", "logistic")
 _IPS_METRICS = ("dcg", "recall")
 # Users whose top-k lists the IPS scorer asks recommend() for at once.
 _SCORER_CHUNK_USERS = 4096
-
-
-def _check_clip(clip):
-    if isinstance(clip, bool) or not isinstance(clip, numbers.Real) or not 0 <= clip <= 1:
-        raise ValueError(f"clip must be a number in [0, 1]; got {clip!r}.")
-    return float(clip)
 
 
 def _check_propensity_values(propensity, n, name="propensity"):
@@ -69,16 +76,50 @@ def _check_propensity_values(propensity, n, name="propensity"):
     return check_propensity(values, name=name)
 
 
-def _inverse_weights(y_true, propensity, clip):
-    """``Y / max(θ, M)`` per row, with validated inputs."""
-    y_true = _as_1d_float("y_true", y_true)
+def _max_weight(max_weight, clip, where):
+    """``max_weight``, or the cap ``1 / clip`` of the deprecated propensity floor ``clip``."""
+    return resolve_renamed_value(
+        clip,
+        max_weight,
+        old="clip",
+        new="max_weight",
+        new_default=None,
+        where=where,
+        convert=lambda c: clip_to_max_weight(check_probability(c, "clip")),
+        hint=CLIP_HINT,
+        stacklevel=4,
+    )
+
+
+def _capped_inverse(theta, max_weight):
+    """``min(1 / θ, max_weight)`` (``None``: ``1 / θ``)."""
+    inverse = 1.0 / theta
+    return inverse if max_weight is None else np.minimum(inverse, max_weight)
+
+
+def _inverse_weights(y_true, propensity, max_weight):
+    """``Y · min(1 / θ, max_weight)`` per row, with validated inputs."""
+    y_true = check_1d_finite(y_true, "y_true")
     if (y_true < 0).any():
         i = int(np.flatnonzero(y_true < 0)[0])
         raise ValueError(f"y_true must hold non-negative clicks; entry {i} is {y_true[i]}.")
     theta = _check_propensity_values(propensity, y_true.shape[0])
-    return y_true / np.maximum(theta, _check_clip(clip))
+    return y_true * _capped_inverse(theta, max_weight)
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like"],
+        "propensity": [Real, "array-like"],
+        "k": [Real, None],
+        "max_weight": [Interval(Real, 1, None, closed="left"), None],
+        "clip": [Hidden(StrOptions({DEPRECATED})), Real],
+        "ties": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def ips_dcg_at_k_score(
     y_true: ArrayLike,
     y_score: ArrayLike,
@@ -86,10 +127,11 @@ def ips_dcg_at_k_score(
     qid: ArrayLike,
     propensity: ArrayLike,
     k: int | None = 10,
-    clip: float = 0.0,
+    max_weight: float | None = None,
     ties: str = "average",
+    clip: float | str = DEPRECATED,
 ) -> float:
-    """IPS estimate of DCG@k from MNAR clicks: each click weighted by ``1 / max(θ, clip)``.
+    """IPS estimate of DCG@k from MNAR clicks: each click weighted by ``min(1/θ, max_weight)``.
 
     Parameters
     ----------
@@ -104,8 +146,16 @@ def ips_dcg_at_k_score(
         Exposure propensity ``θ_ui`` of each row, in (0, 1] (only clicked rows use it).
     k : int or None, default=10
         Only the top ``k`` ranks of each user count. ``None`` uses all of the user's rows.
-    clip : float in [0, 1], default=0.0
-        Propensities below ``clip`` are raised to it (bias for less variance); 0 = unbiased.
+    max_weight : float >= 1 or None, default=None
+        Cap on each click's inverse propensity weight ``1/θ`` (the same as raising the
+        propensities below ``1/max_weight`` to it): less variance for some bias. ``None``:
+        no cap, the unbiased estimate.
+    clip : float in [0, 1]
+        The former propensity floor: ``clip=c`` is ``max_weight=1/c`` (``clip=0`` is
+        ``max_weight=None``).
+
+        .. deprecated:: 0.1
+           ``clip`` was replaced by ``max_weight`` in 0.1 and will be removed in 0.3.
     ties : {"average", "pessimistic"}, default="average"
         Tied scores: the expectation over every order of the tied rows (the convention of
         every ranking metric, see :mod:`skultr.metrics`), or clicked rows last.
@@ -114,12 +164,12 @@ def ips_dcg_at_k_score(
     -------
     score : float
         Mean over all users in ``qid`` (users without a click contribute 0, which keeps the
-        average unbiased) of ``Σ_{r ≤ k} (Y_r / max(θ_r, clip)) / log2(r + 1)``.
+        average unbiased) of ``Σ_{r ≤ k} Y_r min(1/θ_r, max_weight) / log2(r + 1)``.
 
     Notes
     -----
     Under ``Y = O·R`` with ``E[Y_ui] = θ_ui γ_ui``, each user's term is unbiased (for
-    ``clip = 0``) for the DCG@k with the relevance probability ``γ`` as gain,
+    ``max_weight=None``) for the DCG@k with the relevance probability ``γ`` as gain,
     ``Σ_{r ≤ k} γ_r / log2(r + 1)``, of the same ranking. If the clicks are a random share
     ``p`` of all clicks (a validation split), the estimate is ``p`` times that: a constant that
     does not change which model is best. Tied scores are averaged over their orderings as in
@@ -140,12 +190,32 @@ def ips_dcg_at_k_score(
     >>> round(ips_dcg_at_k_score(clicks, scores, qid=users, propensity=theta, k=2), 4)
     2.2619
     """
-    weights = _inverse_weights(y_true, propensity, clip)
+    max_weight = _max_weight(max_weight, clip, "ips_dcg_at_k_score")
+    weights = _inverse_weights(y_true, propensity, max_weight)
     return dcg_score(
-        weights, y_score, qid=qid, k=_check_k(k), gain="linear", no_relevant="zero", ties=ties
+        weights,
+        y_score,
+        qid=qid,
+        k=check_int(k, "k", allow_none=True),
+        gain="linear",
+        no_relevant="zero",
+        ties=ties,
     )
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like"],
+        "propensity": [Real, "array-like"],
+        "k": [Real, None],
+        "max_weight": [Interval(Real, 1, None, closed="left"), None],
+        "clip": [Hidden(StrOptions({DEPRECATED})), Real],
+        "ties": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def ips_recall_at_k_score(
     y_true: ArrayLike,
     y_score: ArrayLike,
@@ -153,19 +223,25 @@ def ips_recall_at_k_score(
     qid: ArrayLike,
     propensity: ArrayLike,
     k: int | None = 10,
-    clip: float = 0.0,
+    max_weight: float | None = None,
     ties: str = "average",
+    clip: float | str = DEPRECATED,
 ) -> float:
     """Self-normalised IPS estimate of Recall@k from MNAR clicks.
 
     Per user, the weighted share of the clicks ranked in the top ``k``:
-    ``Σ_{r ≤ k} w_r / Σ_r w_r`` with ``w = Y / max(θ, clip)``, averaged over the users with
+    ``Σ_{r ≤ k} w_r / Σ_r w_r`` with ``w = Y min(1/θ, max_weight)``, averaged over the users with
     at least one click (a ratio of two unbiased sums: consistent, not exactly unbiased).
 
     Parameters
     ----------
-    y_true, y_score, qid, propensity, k, clip, ties
+    y_true, y_score, qid, propensity, k, max_weight, ties
         As in :func:`ips_dcg_at_k_score`.
+    clip : float in [0, 1]
+        The former propensity floor: ``clip=c`` is ``max_weight=1/c``.
+
+        .. deprecated:: 0.1
+           ``clip`` was replaced by ``max_weight`` in 0.1 and will be removed in 0.3.
 
     Returns
     -------
@@ -181,8 +257,9 @@ def ips_recall_at_k_score(
     >>> ips_recall_at_k_score(clicks, scores, qid=[0, 0, 0, 1, 1, 1], propensity=theta, k=1)
     0.1
     """
-    weights = _inverse_weights(y_true, propensity, clip)
-    k = _check_k(k)
+    max_weight = _max_weight(max_weight, clip, "ips_recall_at_k_score")
+    weights = _inverse_weights(y_true, propensity, max_weight)
+    k = check_int(k, "k", allow_none=True)
     _check_option("ties", ties, _TIES)
     weights, y_score, group, n_queries = _check_ranking_inputs(weights, y_score, qid)
     sq = _sort_queries(weights, y_score, group, n_queries)
@@ -202,18 +279,30 @@ def _local_losses(score, loss):
     return (1.0 - score) ** 2, score**2
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "propensity": [Real, "array-like"],
+        "loss": [str],
+        "max_weight": [Interval(Real, 1, None, closed="left"), None],
+        "clip": [Hidden(StrOptions({DEPRECATED})), Real],
+    },
+    prefer_skip_nested_validation=True,
+)
 def ips_pointwise_loss(
     y_true: ArrayLike,
     y_score: ArrayLike,
     *,
     propensity: ArrayLike = 1.0,
     loss: str = "least_squares",
-    clip: float = 0.0,
+    max_weight: float | None = None,
+    clip: float | str = DEPRECATED,
 ) -> float:
-    """The (clipped) unbiased estimate of Rel-MF's ideal pointwise loss over the given rows.
+    """The (capped) unbiased estimate of Rel-MF's ideal pointwise loss over the given rows.
 
     .. math:: \\hat{\\mathcal{L}} = \\frac{1}{n} \\sum_{rows} \\left[ w\\, δ^{1}(s)
-              + (1 − w)\\, δ^{0}(s) \\right], \\qquad w = \\frac{Y}{\\max(θ, M)} .
+              + (1 − w)\\, δ^{0}(s) \\right], \\qquad w = Y \\min(1/θ, M) .
 
     Pass every (user, item) pair of the catalogue (unclicked ones with ``y_true = 0``) for
     the loss over the catalogue. With the true relevance probabilities as ``y_true`` and
@@ -232,9 +321,15 @@ def ips_pointwise_loss(
         Local loss ``(δ¹, δ⁰)``: ``((1 − s)², s²)``, ``((1 − σ(s))², σ(s)²)`` or
         ``(−log σ(s), −log(1 − σ(s)))``, as in
         :class:`~skultr.recommendation.RelMFRecommender`.
-    clip : float in [0, 1], default=0.0
-        Clipping constant ``M``: propensities below it are raised to it, so no click weighs
-        more than ``1/M`` (bias for less variance); 0 is the unbiased estimate.
+    max_weight : float >= 1 or None, default=None
+        The cap ``M`` on the inverse propensity weights (propensities below ``1/M`` are
+        raised to it): bias for less variance. ``None``: no cap, the unbiased estimate.
+    clip : float in [0, 1]
+        The former propensity floor: ``clip=c`` is ``max_weight=1/c`` (``clip=0`` is
+        ``max_weight=None``).
+
+        .. deprecated:: 0.1
+           ``clip`` was replaced by ``max_weight`` in 0.1 and will be removed in 0.3.
 
     Returns
     -------
@@ -249,8 +344,9 @@ def ips_pointwise_loss(
     0.1875
     """
     _check_option("loss", loss, _LOSSES)
-    weights = _inverse_weights(y_true, propensity, clip)
-    y_score = _as_1d_float("y_score", y_score)
+    max_weight = _max_weight(max_weight, clip, "ips_pointwise_loss")
+    weights = _inverse_weights(y_true, propensity, max_weight)
+    y_score = check_1d_finite(y_score, "y_score")
     if y_score.shape != weights.shape:
         raise ValueError(
             f"y_true and y_score must have the same length; got {weights.shape[0]} and "
@@ -273,14 +369,14 @@ class _IPSScorer:
     candidate and the held-out clicks are the (weighted) hits.
     """
 
-    def __init__(self, metric, propensity, k, clip):
+    def __init__(self, metric, propensity, k, max_weight):
         self.metric = metric
         self.propensity = propensity
         self.k = k
-        self.clip = clip
+        self.max_weight = max_weight
 
     def __repr__(self):
-        return f"make_ips_scorer({self.metric!r}, k={self.k}, clip={self.clip})"
+        return f"make_ips_scorer({self.metric!r}, k={self.k}, max_weight={self.max_weight})"
 
     def _theta(self, users, items, y):
         if self.propensity is None:  # uniform: the plain (unweighted) metric
@@ -294,14 +390,14 @@ class _IPSScorer:
         read = getattr(estimator, "_raw_pairs", check_interactions)  # the estimator's columns
         users, items, _ = read(X)
         if y is not None:
-            y = _as_1d_float("y", y)
+            y = check_1d_finite(y, "y")
             if y.shape[0] != users.shape[0]:
                 raise ValueError(f"y has {y.shape[0]} entries but X has {users.shape[0]} rows.")
             keep = y > 0
             users, items, y = users[keep], items[keep], y[keep]
         if users.size == 0:
             raise ValueError("no held-out click to score (X is empty or every y is 0).")
-        weight = 1.0 / np.maximum(self._theta(users, items, y), self.clip)
+        weight = _capped_inverse(self._theta(users, items, y), self.max_weight)
         # Held-out clicks as (user index, item index) pairs of this fold; a click counts once.
         fold_users, user_index = index_ids(users)
         item_ids, item_index = index_ids(items)
@@ -334,7 +430,17 @@ class _IPSScorer:
         return float(np.mean(gain.sum(axis=1) / total))
 
 
-def make_ips_scorer(metric="dcg", *, propensity, k=10, clip=0.0):
+@validate_params(
+    {
+        "metric": [str],
+        "propensity": ["array-like", HasMethods(["predict"]), None],
+        "k": [Real, None],
+        "max_weight": [Interval(Real, 1, None, closed="left"), None],
+        "clip": [Hidden(StrOptions({DEPRECATED})), Real],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_ips_scorer(metric="dcg", *, propensity, k=10, max_weight=None, clip=DEPRECATED):
     """A scorer of recommenders on held-out MNAR clicks, for GridSearchCV and cross_validate.
 
     Model selection on implicit feedback usually has no missing-at-random test set, only
@@ -356,8 +462,15 @@ def make_ips_scorer(metric="dcg", *, propensity, k=10, clip=0.0):
     k : int, default=10
         Cut-off: each validation user's top ``k`` recommended items are scored (a positive
         integer; ``None`` is rejected).
-    clip : float in [0, 1], default=0.0
-        Propensities below ``clip`` are raised to it in the weights.
+    max_weight : float >= 1 or None, default=None
+        Cap on the inverse propensity weights ``1/θ`` of the held-out clicks. ``None``: no
+        cap.
+    clip : float in [0, 1]
+        The former propensity floor: ``clip=c`` is ``max_weight=1/c`` (``clip=0`` is
+        ``max_weight=None``).
+
+        .. deprecated:: 0.1
+           ``clip`` was replaced by ``max_weight`` in 0.1 and will be removed in 0.3.
 
     Returns
     -------
@@ -370,7 +483,7 @@ def make_ips_scorer(metric="dcg", *, propensity, k=10, clip=0.0):
     -----
     When the validation clicks are a random share ``p`` of the clicks, the IPS DCG is
     unbiased for ``p`` times the DCG@k with gain ``γ`` of the full-catalogue ranking
-    (``clip = 0``, true propensities): the constant does not change the ranking of models.
+    (``max_weight=None``, true propensities): the constant does not change the ranking of models.
     Ties are ordered as ``recommend`` orders them (arbitrarily), not averaged as in
     :func:`ips_dcg_at_k_score`; they only matter for users or items with no training data,
     whose factors are all zero.
@@ -391,7 +504,8 @@ def make_ips_scorer(metric="dcg", *, propensity, k=10, clip=0.0):
     ['n_factors']
     """
     _check_option("metric", metric, _IPS_METRICS)
-    k = _check_k(k)
+    max_weight = _max_weight(max_weight, clip, "make_ips_scorer")
+    k = check_int(k, "k", allow_none=True)
     if k is None:
         raise ValueError("k must be a positive integer for make_ips_scorer; got None.")
     if propensity is None:
@@ -408,4 +522,4 @@ def make_ips_scorer(metric="dcg", *, propensity, k=10, clip=0.0):
             )
         _check_propensity_values(table.reshape(-1), table.size)
         propensity = table
-    return _IPSScorer(metric, propensity, k, _check_clip(clip))
+    return _IPSScorer(metric, propensity, k, max_weight)

@@ -22,11 +22,15 @@ with no Python loop over queries:
 import math
 import numbers
 import warnings
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.exceptions import UndefinedMetricWarning
+
+from skultr.utils._sklearn_compat import validate_params
+from skultr.utils._validation import check_1d, check_1d_finite, check_int, check_qid, first_index
 
 _GAINS = ("exponential", "linear")
 _NO_RELEVANT = ("skip", "zero", "one")
@@ -42,49 +46,9 @@ _MAX_EXPONENTIAL_GRADE = 1023
 # --------------------------------------------------------------------------------------------
 
 
-def _first_index(mask):
-    """Index of the first True entry of a boolean array."""
-    return int(np.flatnonzero(mask)[0])
-
-
-def _as_1d(name, values):
-    """Convert ``values`` to a 1-D array, raising a ValueError naming ``name`` otherwise."""
-    array = np.asarray(values)
-    if array.ndim != 1:
-        raise ValueError(
-            f"{name} must be a 1-D array-like with one entry per row; "
-            f"got an array of shape {array.shape}."
-        )
-    return array
-
-
-def _as_1d_float(name, values):
-    """Convert ``values`` to a 1-D float64 array of finite numbers."""
-    array = _as_1d(name, values)
-    if array.dtype.kind not in "biuf":
-        try:
-            array = array.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{name} must contain real numbers; got an array of dtype {array.dtype}."
-            ) from None
-    array = array.astype(np.float64, copy=False)
-    not_finite = ~np.isfinite(array)
-    if not_finite.any():
-        i = _first_index(not_finite)
-        raise ValueError(f"{name} must be finite; found {array[i]} at index {i}.")
-    return array
-
-
 def _query_index(qid):
     """Dense query indices ``0 .. n_queries - 1`` for each row, and the number of queries."""
-    qid = _as_1d("qid", qid)
-    if qid.dtype.kind == "f":
-        is_nan = np.isnan(qid)
-        if is_nan.any():
-            raise ValueError(
-                f"qid must not contain NaN; found NaN at index {_first_index(is_nan)}."
-            )
+    qid = check_qid(qid)
     if qid.dtype.kind in "biu":
         return _dense_rank_of_integers(qid)
     if qid.dtype.kind in "fmM":
@@ -101,9 +65,9 @@ def _query_index(qid):
 
 def _check_ranking_inputs(y_true, y_score, qid):
     """Validate the three per-row arrays and return them as float/float/query-index arrays."""
-    y_true = _as_1d("y_true", y_true)
-    y_score = _as_1d("y_score", y_score)
-    qid = _as_1d("qid", qid)
+    y_true = check_1d(y_true, "y_true")
+    y_score = check_1d(y_score, "y_score")
+    qid = check_1d(qid, "qid")
     lengths = (len(y_true), len(y_score), len(qid))
     if len(set(lengths)) != 1:
         raise ValueError(
@@ -112,27 +76,16 @@ def _check_ranking_inputs(y_true, y_score, qid):
         )
     if lengths[0] == 0:
         raise ValueError("y_true, y_score and qid are empty; at least one row is needed.")
-    y_true = _as_1d_float("y_true", y_true)
+    y_true = check_1d_finite(y_true, "y_true")
     negative = y_true < 0
     if negative.any():
-        i = _first_index(negative)
+        i = first_index(negative)
         raise ValueError(
             f"y_true must hold non-negative relevance grades; found {y_true[i]} at index {i}."
         )
-    y_score = _as_1d_float("y_score", y_score)
+    y_score = check_1d_finite(y_score, "y_score")
     group, n_queries = _query_index(qid)
     return y_true, y_score, group, n_queries
-
-
-def _check_k(k):
-    """``k`` must be None or an integer >= 1 (bools are rejected)."""
-    if k is None:
-        return None
-    if isinstance(k, bool | np.bool_) or not isinstance(k, numbers.Integral):
-        raise ValueError(f"k must be a positive integer or None; got {k!r} of type {type(k)}.")
-    if k < 1:
-        raise ValueError(f"k must be a positive integer or None; got {k}.")
-    return int(k)
 
 
 def _check_option(name, value, allowed):
@@ -147,7 +100,7 @@ def _check_exponential_grades(y_true, what):
     """Exponential gains ``2 ** y`` must stay finite in float64."""
     too_large = y_true > _MAX_EXPONENTIAL_GRADE
     if too_large.any():
-        i = _first_index(too_large)
+        i = first_index(too_large)
         raise ValueError(
             f"y_true grade {y_true[i]} at index {i} is too large for {what} "
             f"(2 ** grade overflows above {_MAX_EXPONENTIAL_GRADE})."
@@ -474,7 +427,7 @@ def _has_relevant(sq):
 
 def _per_query_dcg(y_true, y_score, qid, k, gain, ties):
     """Validate, sort and return (sorted queries, gains, discounts, per-query DCG)."""
-    k = _check_k(k)
+    k = check_int(k, "k", allow_none=True)
     _check_option("gain", gain, _GAINS)
     _check_option("ties", ties, _TIES)
     y_true, y_score, group, n_queries = _check_ranking_inputs(y_true, y_score, qid)
@@ -487,6 +440,18 @@ def _per_query_dcg(y_true, y_score, qid, k, gain, ties):
     return sq, gains, discount, _expected_dcg(sq, blocks, gains, discount)
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like"],
+        "k": [Real, None],
+        "gain": [str],
+        "no_relevant": [str],
+        "ties": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def dcg_score(
     y_true: ArrayLike,
     y_score: ArrayLike,
@@ -572,6 +537,18 @@ def dcg_score(
     return _mean_over_queries(dcg, _has_relevant(sq), no_relevant, "DCG")
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like"],
+        "k": [Real, None],
+        "gain": [str],
+        "no_relevant": [str],
+        "ties": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def ndcg_score(
     y_true: ArrayLike,
     y_score: ArrayLike,
@@ -661,6 +638,18 @@ def ndcg_score(
     return _mean_over_queries(ndcg, has_relevant, no_relevant, "nDCG")
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like"],
+        "k": [Real, None],
+        "max_grade": "no_validation",
+        "no_relevant": [str],
+        "ties": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def err_score(
     y_true: ArrayLike,
     y_score: ArrayLike,
@@ -740,7 +729,7 @@ def err_score(
     >>> err_score([2, 1, 0], [0.9, 0.5, 0.1], qid=[1, 1, 1])
     0.78125
     """
-    k = _check_k(k)
+    k = check_int(k, "k", allow_none=True)
     _check_option("no_relevant", no_relevant, _NO_RELEVANT)
     _check_option("ties", ties, _TIES)
     y_true, y_score, group, n_queries = _check_ranking_inputs(y_true, y_score, qid)
@@ -775,13 +764,24 @@ def _check_max_grade(max_grade, y_true):
         )
     above = y_true > max_grade
     if above.any():
-        i = _first_index(above)
+        i = first_index(above)
         raise ValueError(
             f"y_true must not exceed max_grade={max_grade}; found {y_true[i]} at index {i}."
         )
     return float(max_grade)
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like"],
+        "k": [Real, None],
+        "no_relevant": [str],
+        "ties": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def average_precision_score(
     y_true: ArrayLike,
     y_score: ArrayLike,
@@ -860,7 +860,7 @@ def average_precision_score(
     >>> round(average_precision_score(y_true, y_score, qid=qid), 4)
     0.6667
     """
-    k = _check_k(k)
+    k = check_int(k, "k", allow_none=True)
     _check_option("no_relevant", no_relevant, _NO_RELEVANT)
     _check_option("ties", ties, _TIES)
     y_true, y_score, group, n_queries = _check_ranking_inputs(y_true, y_score, qid)

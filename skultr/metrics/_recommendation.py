@@ -11,18 +11,19 @@ and they follow the same conventions for ties and for users without a relevant t
 """
 
 from collections.abc import Callable
+from numbers import Real
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import roc_auc_score
-from sklearn.metrics._scorer import _Scorer
 
 from skultr.utils._interactions import check_interactions
+from skultr.utils._sklearn_compat import _Scorer, validate_params
+from skultr.utils._validation import check_int
 
 from ._ranking import (
     _NO_RELEVANT,
     _TIES,
-    _check_k,
     _check_option,
     _check_ranking_inputs,
     _expected_top_k_sum,
@@ -39,7 +40,7 @@ def _hits_at_k(y_true, y_score, qid, k, ties):
     """Per-user expected hits in the top ``k`` (ties as ``ties`` says), relevant counts and
     cut-offs. A tie block straddling the cut-off contributes its relevant count times the share
     of its items inside the top ``k`` (a fractional, exact expectation)."""
-    k = _check_k(k)
+    k = check_int(k, "k", allow_none=True)
     _check_option("ties", ties, _TIES)
     y_true, y_score, group, n_queries = _check_ranking_inputs(y_true, y_score, qid)
     sq = _sort_queries(y_true, y_score, group, n_queries)
@@ -58,6 +59,17 @@ def _per_user_precision_recall(y_true, y_score, qid, k, ties):
     return precision, recall, has_relevant
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like"],
+        "k": [Real, None],
+        "no_relevant": [str],
+        "ties": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def recall_at_k_score(
     y_true: ArrayLike,
     y_score: ArrayLike,
@@ -115,6 +127,17 @@ def recall_at_k_score(
     return _mean_over_queries(recall, has_relevant, no_relevant, "Recall@k")
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like"],
+        "k": [Real, None],
+        "no_relevant": [str],
+        "ties": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def precision_at_k_score(
     y_true: ArrayLike,
     y_score: ArrayLike,
@@ -163,6 +186,17 @@ def precision_at_k_score(
     return _mean_over_queries(precision, has_relevant, no_relevant, "Precision@k")
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like"],
+        "k": [Real, None],
+        "no_relevant": [str],
+        "ties": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def f1_at_k_score(
     y_true: ArrayLike,
     y_score: ArrayLike,
@@ -238,6 +272,10 @@ class _RecommendationScorer(_Scorer):
         return self._sign * self._score_func(y_true, y_score, qid=users, **self._kwargs)
 
 
+@validate_params(
+    {"metric": "no_validation", "k": [Real, None]},
+    prefer_skip_nested_validation=True,
+)
 def make_recommendation_scorer(metric: str | Callable, *, k: int | None = 10, **kwargs):
     """Build a scorer for recommenders, for GridSearchCV, cross_validate and friends.
 

@@ -3,16 +3,17 @@
 import inspect
 from collections.abc import Callable
 from functools import partial
+from numbers import Real
 
 from sklearn.metrics import make_scorer
-from sklearn.metrics._scorer import _cached_call, _Scorer
 
 from skultr.utils._click_log import split_frame_columns
+from skultr.utils._sklearn_compat import _cached_call, _Scorer, validate_params
+from skultr.utils._validation import check_int
 
 from ._ranking import (
     _GAINS,
     _NO_RELEVANT,
-    _check_k,
     _check_option,
     average_precision_score,
     dcg_score,
@@ -122,6 +123,10 @@ def _check_metric_kwargs(score_func, kwargs):
         _check_option("no_relevant", kwargs["no_relevant"], allowed)
 
 
+@validate_params(
+    {"metric": "no_validation", "k": [Real, None]},
+    prefer_skip_nested_validation=True,
+)
 def make_ranking_scorer(metric: str | Callable, *, k: int | None = 10, **kwargs) -> _Scorer:
     """Build a scikit-learn scorer for a grouped ranking metric that requests ``qid``.
 
@@ -179,7 +184,7 @@ def make_ranking_scorer(metric: str | Callable, *, k: int | None = 10, **kwargs)
     0.8984
     """
     score_func = _resolve_metric(metric)
-    k = _check_k(k)
+    k = check_int(k, "k", allow_none=True)
     _check_metric_kwargs(score_func, kwargs)
     base = make_scorer(
         score_func, response_method="predict", greater_is_better=True, k=k, **kwargs

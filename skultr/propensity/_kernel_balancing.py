@@ -2,113 +2,41 @@
 
 Li, Xiao, Zheng, Wu, Chen, Geng and Cui, "Debiased Collaborative Filtering with Kernel-Based
 Causal Balancing", ICLR 2024 (arXiv:2404.19596). Torch is imported inside ``fit`` only (the
-model code lives in :mod:`skultr.propensity._balancing_torch`), so importing
-:mod:`skultr.propensity` stays light.
+model code, shared with :class:`skultr.recommendation.DebiasedMFRecommender`, lives in
+:mod:`skultr._torch._balancing`), so importing :mod:`skultr.propensity` stays light.
 """
 
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from skultr.utils._deprecation import DEPRECATED, resolve_renamed_value
+from skultr.utils._engine_docs import fill_engine_doc
 from skultr.utils._interactions import _PairEstimatorMixin, check_propensity
-
-# Weights whose effective sample size is below this share of the pairs are "collapsed".
-COLLAPSE_ESS_RATIO = 0.05
-# Ridge of the worst-case and adaptive centre selection (relative; see Balancer.select).
-_RIDGE = 1e-2
-
-
-def effective_sample_size(weights):
-    """Kish's effective sample size ``(Σ w)² / Σ w²`` of non-negative weights."""
-    weights = np.asarray(weights, dtype=np.float64)
-    total = weights.sum()
-    squares = (weights * weights).sum()
-    return float(total * total / squares) if squares > 0 else 0.0
+from skultr.utils._mmd import mmd_of_weights
+from skultr.utils._sklearn_compat import (
+    Hidden,
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_params,
+)
 
 
-def warn_if_collapsed(weights, *, what, advice, stacklevel=3):
-    """Warn when a few pairs carry most of the weight; return the effective sample size."""
-    ess = effective_sample_size(weights)
-    n = len(weights)
-    if n and ess < COLLAPSE_ESS_RATIO * n:
-        warnings.warn(
-            f"{what} collapsed: their effective sample size is {ess:.1f} of {n} observed "
-            f"pairs ({100 * ess / n:.2f}% < {100 * COLLAPSE_ESS_RATIO:.0f}%), so a few pairs "
-            f"carry almost all the weight. {advice}",
-            UserWarning,
-            stacklevel=stacklevel,
-        )
-    return ess
-
-
-def _kernel_numpy(A, B, kernel, bandwidth):
-    sq = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T
-    sq = np.maximum(sq, 0.0)
-    if kernel == "gaussian":
-        return np.exp(-sq / (2.0 * bandwidth * bandwidth))
-    return np.exp(-np.sqrt(sq) / bandwidth)
-
-
-# Groups of the delete-a-group jackknife that gives the MMD estimate its standard error.
-MMD_JACKKNIFE_GROUPS = 20
-
-
-def _one_hot(n, n_groups, seed):
-    """``(n, n_groups)`` indicator of a fixed random split of ``n`` rows into groups."""
-    groups = np.random.default_rng(seed).permutation(n) % n_groups
-    return np.eye(n_groups)[groups]
-
-
-def _mmd_of_weights(A, B, weight_vectors, kernel, bandwidth, n_groups=MMD_JACKKNIFE_GROUPS):
-    """Squared MMD and its standard error for several weight vectors of the same rows.
-
-    Returns one ``(mmd2, se)`` pair per weight vector: the weighted U-statistic (self-terms
-    without their diagonals, *not* clamped at zero, so it is negative when the imbalance is
-    below its sampling noise) and its delete-a-group jackknife standard error. The observed
-    and the catalogue rows are each split at random into ``n_groups`` groups; replicate ``k``
-    leaves out observed group ``k`` and catalogue group ``k``. Kernels are computed once; the
-    replicates reuse ``(n_groups x n_groups)`` block sums.
-    """
-    n, N = len(A), len(B)
-    g = int(min(n_groups, n, N))
-    K_oo = _kernel_numpy(A, A, kernel, bandwidth)
-    np.fill_diagonal(K_oo, 0.0)
-    K_oa = _kernel_numpy(A, B, kernel, bandwidth)
-    K_aa = _kernel_numpy(B, B, kernel, bandwidth)
-    np.fill_diagonal(K_aa, 0.0)
-    H_o, H_a = _one_hot(n, g, 0), _one_hot(N, g, 1)
-    S_aa = H_a.T @ K_aa @ H_a
-    count_a = H_a.sum(0)
-    # the full sample, then one replicate per left-out group (none when there is one group)
-    keep = [np.ones(g, dtype=bool)] + ([np.arange(g) != k for k in range(g)] if g > 1 else [])
-    values = []
-    for w in weight_vectors:
-        w = np.asarray(w, dtype=np.float64)
-        Hw = H_o * w[:, None]
-        S_oo = Hw.T @ K_oo @ Hw
-        S_oa = Hw.T @ K_oa @ H_a
-        sum_w, sum_w2 = Hw.sum(0), (Hw * w[:, None]).sum(0)
-        estimates = []
-        for m in keep:
-            W, W2, M = sum_w[m].sum(), sum_w2[m].sum(), count_a[m].sum()
-            within_obs = S_oo[np.ix_(m, m)].sum() / max(W * W - W2, 1e-300)
-            cross = S_oa[np.ix_(m, m)].sum() / max(W * M, 1e-300)
-            within_all = S_aa[np.ix_(m, m)].sum() / max(M * M - M, 1.0)
-            estimates.append(within_obs - 2.0 * cross + within_all)
-        replicates = np.asarray(estimates[1:])
-        if len(replicates) > 1:
-            se = float(np.sqrt((g - 1) / g * ((replicates - replicates.mean()) ** 2).sum()))
-        else:
-            se = float("nan")
-        values.append((float(estimates[0]), se))
-    return values
-
-
+@validate_params(
+    {
+        "X_observed": ["array-like"],
+        "X_all": ["array-like"],
+        "weights": ["array-like", None],
+        "kernel": [str],
+        "bandwidth": [Real],
+        "return_se": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def weighted_mmd(
     X_observed, X_all, weights=None, *, kernel="gaussian", bandwidth=1.0, return_se=False
 ):
@@ -188,7 +116,7 @@ def weighted_mmd(
                 f"weights must be {len(A)} finite non-negative numbers, not all zero."
             )
         a = a / a.sum()
-    mmd2, se = _mmd_of_weights(A, B, [a], kernel, bandwidth)[0]
+    mmd2, se = mmd_of_weights(A, B, [a], kernel, bandwidth)[0]
     return (mmd2, se) if return_se else float(np.sqrt(max(mmd2, 0.0)))
 
 
@@ -209,46 +137,34 @@ def _check_feature_table(table, n_rows, name):
     return array
 
 
-def mmd_pair(
-    user_table, item_table, users, items, weight_vectors, *, kernel, bandwidth, seed, n_sample=2000
-):
-    """Squared MMD between observed pairs (a sample of ``n_sample``) and the catalogue.
-
-    The catalogue side is every pair when it has at most ``n_sample`` pairs, else a uniform
-    sample of ``n_sample`` pairs; one ``(mmd2, se)`` pair per weight vector (see
-    :func:`_mmd_of_weights`), on the same samples.
-    """
-    rng = check_random_state(seed % (2**32 - 1))
-    obs = rng.choice(len(users), size=min(n_sample, len(users)), replace=False)
-    n_users, n_items = len(user_table), len(item_table)
-    if n_users * n_items <= n_sample:
-        all_u, all_i = np.divmod(np.arange(n_users * n_items), n_items)
-    else:
-        all_u = rng.randint(n_users, size=n_sample)
-        all_i = rng.randint(n_items, size=n_sample)
-    x_obs = np.hstack([user_table[users[obs]], item_table[items[obs]]])
-    x_all = np.hstack([user_table[all_u], item_table[all_i]])
-    return _mmd_of_weights(
-        x_obs,
-        x_all,
-        [np.asarray(w, dtype=np.float64)[obs] for w in weight_vectors],
-        kernel,
-        bandwidth,
-    )
-
-
 BALANCING_CONSTRAINTS = {
     "kernel": [StrOptions({"gaussian", "exponential"})],
     "bandwidth": [StrOptions({"median"}), Interval(Real, 0, None, closed="neither")],
     "n_centers": [Interval(Integral, 1, None, closed="left")],
     "centers": [StrOptions({"random", "worst", "adaptive"})],
-    "C": [Interval(Real, 0, None, closed="left")],
+    "balance_tol": [Interval(Real, 0, None, closed="left")],
+    "C": [Hidden(StrOptions({DEPRECATED})), Interval(Real, 0, None, closed="left")],
     "entropy_weight": [Interval(Real, 0, None, closed="left")],
     "penalty": [Interval(Real, 0, None, closed="left")],
     "sample_ratio": [Interval(Integral, 1, None, closed="left")],
 }
 
 
+def _renamed_propensity(base_propensity, sample_propensity, method):
+    # ``base_propensity`` is the deprecated name of the ``sample_propensity`` keyword.
+    return resolve_renamed_value(
+        base_propensity,
+        sample_propensity,
+        old="base_propensity",
+        new="sample_propensity",
+        new_default=None,
+        where=f"KernelBalancingPropensity.{method}",
+        unset=None,
+        stacklevel=4,
+    )
+
+
+@fill_engine_doc
 class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     """Balancing weights for observed (user, item) pairs, learned in a kernel space.
 
@@ -282,8 +198,15 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         ``"random"`` (KB), ``"worst"`` (WKB: the kernel expansion with the largest weighted
         imbalance per unit RKHS norm) or ``"adaptive"`` (AKB: the expansion of the outcome,
         for example the loss of a prediction model, fitted by ridge regression).
-    C : float >= 0, default=0.001
-        Tolerance of each balancing constraint: violations below ``C`` cost nothing.
+    balance_tol : float >= 0, default=0.001
+        Tolerance ``τ`` of each balancing constraint: violations below it cost nothing (the
+        ``C`` of the paper; not an inverse regularisation strength like the ``C`` of
+        :class:`LogisticPropensity` and scikit-learn).
+    C : float >= 0
+        The former name of ``balance_tol`` (same value, same meaning).
+
+        .. deprecated:: 0.1
+           ``C`` was renamed ``balance_tol`` in 0.1 and will be removed in 0.3.
     entropy_weight : float >= 0, default=1.0
         ``λ``, weight of the divergence of ``w`` from the base weights.
     penalty : float >= 0, default=100.0
@@ -318,8 +241,8 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         Seeds the feature MF, the bandwidth's sample, the initial weight model, the batch
         order, the catalogue draws and the centres: the same seed gives the same weights
         on the same device.
-    verbose : int, default=0
-        Print the loss of each epoch when > 0.
+    {verbose}
+    {callbacks}
 
     Attributes
     ----------
@@ -346,15 +269,22 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         distance between the standardised features of 2,000 random catalogue pairs.
     user_features_, item_features_ : ndarray
         The standardised kernel features (``x_ui = [user_features_[u], item_features_[i]]``).
+    history_ : skorch.history.History
+        One row per epoch of the weight model's training, with the engine's columns
+        (``epoch``, ``train_loss`` — the mean balancing objective —, ``train_loss_best``,
+        ``train_batch_count``, ``dur``), as every iterative skultr estimator.
     loss_curve_ : list of float
-        Mean weight-model objective per epoch.
+        Deprecated alias of ``history_[:, "train_loss"]``.
+
+        .. deprecated:: 0.1
+           Use ``history_[:, "train_loss"]``; ``loss_curve_`` will be removed in 0.3.
     p_bar_ : float
         ``n_samples / (n_users_ * n_items_)``, the share of observed pairs in the catalogue.
     base_scale_ : float
         Mean of the base weights ``p̄ / p̂`` before their normalisation (1.0 without
-        ``base_propensity``); ``predict`` divides by it.
+        ``sample_propensity``); ``predict`` divides by it.
     fitted_with_base_propensity_ : bool
-        Whether ``fit`` got ``base_propensity``; ``predict`` then needs one too.
+        Whether ``fit`` got ``sample_propensity``; ``predict`` then needs one too.
     weight_scale_ : float
         Mean of the unnormalised weights ``q exp(g)`` over the training pairs; ``predict``
         divides by it, so its weights are on the scale of ``weights_``.
@@ -373,7 +303,7 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     n_features_in_ : int
         Always 2 (the user and the item column).
     n_iter_ : int
-        Epochs run, always ``max_epochs``.
+        Epochs run (``max_epochs``: the balancing has no stopping rule).
     device_ : str
         Device the model was trained on (``device`` resolved, for example ``"cpu"``).
     seed_ : int
@@ -397,8 +327,8 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     .. math::
 
         λ \\frac{1}{B}\\sum_b \\Bigl(w_b \\log\\frac{w_b}{q_b} - w_b + q_b\\Bigr)
-        + γ \\Bigl[\\sum_{j=1}^J \\max\\bigl(0, |h^{obs}_j - h^{all}_j| - C\\bigr)
-        + \\max\\bigl(0, |\\bar w - 1| - C\\bigr)\\Bigr],
+        + γ \\Bigl[\\sum_{j=1}^J \\max\\bigl(0, |h^{obs}_j - h^{all}_j| - τ\\bigr)
+        + \\max\\bigl(0, |\\bar w - 1| - τ\\bigr)\\Bigr],
 
     :math:`h^{obs}_j = \\frac1B\\sum_b w_b K(x_b, c_j)`,
     :math:`h^{all}_j = \\frac1M\\sum_m K(x_m, c_j)`. Centres: random (KB); worst case
@@ -449,6 +379,7 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         "device": "no_validation",
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callbacks": [None, list, tuple],
     }
 
     def __init__(
@@ -458,7 +389,7 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         bandwidth="median",
         n_centers=20,
         centers="random",
-        C=0.001,
+        balance_tol=0.001,
         entropy_weight=1.0,
         penalty=100.0,
         sample_ratio=5,
@@ -473,12 +404,14 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         device="auto",
         random_state=None,
         verbose=0,
+        callbacks=None,
+        C=DEPRECATED,
     ):
         self.kernel = kernel
         self.bandwidth = bandwidth
         self.n_centers = n_centers
         self.centers = centers
-        self.C = C
+        self.balance_tol = balance_tol
         self.entropy_weight = entropy_weight
         self.penalty = penalty
         self.sample_ratio = sample_ratio
@@ -493,26 +426,14 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
+        self.C = C
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
         tags.non_deterministic = str(self.device) not in ("cpu", "auto")
         return tags
-
-    def _balancer(self, bandwidth):
-        from ._balancing_torch import Balancer
-
-        return Balancer(
-            kernel=self.kernel,
-            bandwidth=bandwidth,
-            n_centers=self.n_centers,
-            centers=self.centers,
-            C=self.C,
-            entropy_weight=self.entropy_weight,
-            penalty=self.penalty,
-            ridge=_RIDGE,
-        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(
@@ -522,8 +443,9 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         *,
         user_features=None,
         item_features=None,
-        base_propensity=None,
+        sample_propensity=None,
         outcome=None,
+        base_propensity=None,
     ):
         """Learn balancing weights for the observed pairs ``X``.
 
@@ -540,30 +462,40 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             Kernel features of users and items (both or neither). ``None``: the user and
             item factors and biases of a naive MF (BCE, ``n_factors`` factors, ``max_epochs``
             epochs) fitted to ``(X, y)``.
-        base_propensity : array-like of shape (n_samples,), default=None
-            Base propensity ``p̂`` of each observed pair, in (0, 1] (for example from
-            :class:`NaiveBayesPropensity`). ``None``: uniform, ``p̂ = p̄``.
+        sample_propensity : array-like of shape (n_samples,), default=None
+            Known (base) propensity ``p̂`` of each observed pair, in (0, 1] (for example
+            from :class:`NaiveBayesPropensity`), as in
+            :meth:`DebiasedMFRecommender.fit <skultr.recommendation.DebiasedMFRecommender.fit>`.
+            ``None``: uniform, ``p̂ = p̄``.
         outcome : array-like of shape (n_samples,), default=None
             For ``centers="adaptive"``: the per-pair quantity whose kernel expansion picks
             the centres, for example the loss of a fixed prediction model. Default ``y``.
+        base_propensity : array-like of shape (n_samples,), default=None
+            The former name of ``sample_propensity``.
+
+            .. deprecated:: 0.1
+               ``base_propensity`` was renamed ``sample_propensity`` in 0.1 and will be
+               removed in 0.3.
 
         Returns
         -------
         self : KernelBalancingPropensity
         """
         import torch
+        from skorch.history import History
 
-        from skultr._torch import draw_seed, iterate_batches, make_optimizer, resolve_device
-        from skultr._torch._random import epoch_generator, seeded
-
-        from ._balancing_torch import (
+        from skultr._torch import draw_seed, make_optimizer, resolve_device, run_epochs
+        from skultr._torch._balancing import (
             MatrixFactorization,
             batched_logits,
             fit_embeddings,
-            median_bandwidth,
-            standardised_tables,
+            prepare_balancing,
+            warn_if_collapsed,
         )
+        from skultr._torch._callbacks import CallbackRunner, NetView, initialised_copies
+        from skultr._torch._random import seeded, stream_seed
 
+        sample_propensity = _renamed_propensity(base_propensity, sample_propensity, "fit")
         if (user_features is None) != (item_features is None):
             raise ValueError(
                 "user_features and item_features must be given together (or neither); got "
@@ -575,6 +507,7 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         # Feature tables (one row per id 0 .. n - 1) fix the catalogue.
         n_users = self.n_users or (len(user_table) if user_table is not None else None)
         n_items = self.n_items or (len(item_table) if item_table is not None else None)
+        y_given = y
         users, items, y = self._fit_pairs(X, y, n_users=n_users, n_items=n_items)
         n = users.shape[0]
         if user_table is not None and (
@@ -607,19 +540,19 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             if outcome.shape != (n,) or not np.isfinite(outcome).all():
                 raise ValueError(f"outcome must be {n} finite numbers, one per row of X.")
         p_bar = n / (self.n_users_ * self.n_items_)
-        if base_propensity is None:
+        if sample_propensity is None:
             base = np.ones(n)
         else:
-            propensity = check_propensity(base_propensity, name="base_propensity").ravel()
+            propensity = check_propensity(sample_propensity, name="sample_propensity").ravel()
             if propensity.shape != (n,):
                 raise ValueError(
-                    f"base_propensity must have one value per row of X ({n}); got "
+                    f"sample_propensity must have one value per row of X ({n}); got "
                     f"{propensity.shape[0]}."
                 )
             base = p_bar / propensity
         self.base_scale_ = float(base.mean())
         self.p_bar_ = p_bar
-        self.fitted_with_base_propensity_ = base_propensity is not None
+        self.fitted_with_base_propensity_ = sample_propensity is not None
         base = base / base.mean()
 
         device = resolve_device(self.device)
@@ -640,27 +573,19 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
                 batch_size=self.batch_size,
                 lr=0.05,
                 weight_decay=1e-4,
-                seed=self.seed_,
+                seed=stream_seed(self.seed_, "features"),
                 device=device,
             )
             user_t, item_t = mf.user_table(), mf.item_table()
         else:
             user_t = torch.as_tensor(user_table, dtype=torch.float32, device=device)
             item_t = torch.as_tensor(item_table, dtype=torch.float32, device=device)
-        user_t, item_t = standardised_tables(user_t, item_t)
+        user_t, item_t, self.bandwidth_, balancer = prepare_balancing(
+            user_t, item_t, settings=self, seed=self.seed_, device=device
+        )
 
         def features(u, i):
             return torch.cat([user_t[u], item_t[i]], dim=1)
-
-        generator = torch.Generator(device=device).manual_seed(self.seed_)
-        if self.bandwidth == "median":
-            n_all = 2000
-            su = torch.randint(self.n_users_, (n_all,), device=device, generator=generator)
-            si = torch.randint(self.n_items_, (n_all,), device=device, generator=generator)
-            self.bandwidth_ = 0.5 * median_bandwidth(features(su, si), generator)
-        else:
-            self.bandwidth_ = float(self.bandwidth)
-        balancer = self._balancer(self.bandwidth_)
 
         q_t = torch.as_tensor(base, dtype=torch.float32, device=device)
         out_t = (
@@ -668,41 +593,46 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             if outcome is not None
             else torch.zeros(n, device=device)
         )
-        with seeded(self.seed_, self.device_):
+        with seeded(stream_seed(self.seed_, "init"), self.device_):
             model = MatrixFactorization(
                 self.n_users_, self.n_items_, self.n_factors, biases=True, init_std=0.01
             ).to(device)
         optimizer = make_optimizer(
             "adam", model.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
-        self.loss_curve_ = []
         x_obs = features(u_t, i_t)
-        with seeded(self.seed_ + 1, self.device_):
-            for epoch in range(1, self.max_epochs + 1):
-                total = torch.zeros((), device=device)
-                n_steps = 0
-                shuffle = epoch_generator(self.seed_, epoch, device)
-                for u, i, q, out in iterate_batches(
-                    (u_t, i_t, q_t, out_t), self.batch_size, shuffle=True, generator=shuffle
-                ):
-                    m = self.sample_ratio * u.shape[0]
-                    x_all = features(
-                        torch.randint(self.n_users_, (m,), device=device),
-                        torch.randint(self.n_items_, (m,), device=device),
-                    )
-                    with torch.no_grad():
-                        w_batch = q * torch.exp(model(u, i))
-                    centers = balancer.select(x_all, features(u, i), w_batch, q, out)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = balancer.loss(model(u_t, i_t), q_t, x_obs, centers, x_all)
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.detach()
-                    n_steps += 1
-                self.loss_curve_.append(float(total) / n_steps)
-                if self.verbose:
-                    print(f"epoch {epoch:>4d}  objective {self.loss_curve_[-1]:.5g}")
-        self.n_iter_ = self.max_epochs
+
+        def balancing_loss(module, batch):
+            # Centres from this batch; the balancing objective over every observed pair.
+            u, i, q, out = batch
+            m = self.sample_ratio * u.shape[0]
+            x_all = features(
+                torch.randint(self.n_users_, (m,), device=device),
+                torch.randint(self.n_items_, (m,), device=device),
+            )
+            with torch.no_grad():
+                w_batch = q * torch.exp(module(u, i))
+            centers = balancer.select(x_all, features(u, i), w_batch, q, out)
+            return balancer.loss(module(u_t, i_t), q_t, x_obs, centers, x_all)
+
+        self.history_ = History()
+        net = NetView(self, None, self.batch_size, X, y_given, module=model, optimizer=optimizer)
+        run_epochs(
+            module=model,
+            optimizer=optimizer,
+            loss_fn=balancing_loss,
+            train=(u_t, i_t, q_t, out_t),
+            n_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            seed=self.seed_,
+            history=self.history_,
+            verbose=self.verbose,
+            description=type(self).__name__,
+            callbacks=(
+                CallbackRunner(initialised_copies(self.callbacks), net) if self.callbacks else None
+            ),
+        )
+        self.n_iter_ = len(self.history_)
         model.eval()
         log_ratio = batched_logits(model, u_t, i_t).cpu().numpy()
         weights = base * np.exp(log_ratio.astype(np.float64))
@@ -726,14 +656,16 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             self.weights_,
             what="The kernel-balancing weights",
             advice=(
-                "Raise entropy_weight or C (looser balancing), lower penalty or n_centers, "
-                "or check base_propensity for near-zero values."
+                "Raise entropy_weight or balance_tol (looser balancing), lower penalty or "
+                "n_centers, or check sample_propensity for near-zero values."
             ),
         )
         return self
 
     def _mmd_pair(self, users, items, base, weights, n_sample=2000):
         """MMD of the base and of the balancing weights on the same samples."""
+        from skultr._torch._balancing import mmd_pair
+
         return mmd_pair(
             self.user_features_,
             self.item_features_,
@@ -746,7 +678,20 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             n_sample=n_sample,
         )
 
-    def predict(self, X, base_propensity=None):
+    @property
+    def loss_curve_(self):
+        if "history_" not in vars(self):
+            raise AttributeError("loss_curve_")  # not fitted
+        warnings.warn(
+            "loss_curve_ is deprecated in 0.1 and will be removed in 0.3: use "
+            "history_[:, 'train_loss'] (the same values, as in every iterative skultr "
+            "estimator).",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.history_[:, "train_loss"]
+
+    def predict(self, X, sample_propensity=None, base_propensity=None):
         """Implied propensities ``min(1, p̄ / w)`` of the pairs ``X`` under the fitted weights.
 
         ``w = q exp(g(u, i))`` with the fitted weight model ``g`` and the base weight
@@ -760,27 +705,34 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         ----------
         X : array-like or DataFrame of shape (n_pairs, 2)
             (user id, item id) pairs of the fitted catalogue (an unknown id is an error).
-        base_propensity : array-like of shape (n_pairs,), default=None
+        sample_propensity : array-like of shape (n_pairs,), default=None
             Base propensity ``p̂`` of each pair; required when ``fit`` was given one.
+        base_propensity : array-like of shape (n_pairs,), default=None
+            The former name of ``sample_propensity``.
+
+            .. deprecated:: 0.1
+               ``base_propensity`` was renamed ``sample_propensity`` in 0.1 and will be
+               removed in 0.3.
 
         Returns
         -------
         propensity : ndarray of shape (n_pairs,)
         """
         check_is_fitted(self)
+        sample_propensity = _renamed_propensity(base_propensity, sample_propensity, "predict")
         users, items, _ = self._encode_pairs(X)
-        if base_propensity is None:
+        if sample_propensity is None:
             if self.fitted_with_base_propensity_:
                 raise ValueError(
-                    "this KernelBalancingPropensity was fitted with base_propensity: pass the "
-                    "base propensity of the pairs, predict(X, base_propensity=...)."
+                    "this KernelBalancingPropensity was fitted with sample_propensity: pass "
+                    "the base propensity of the pairs, predict(X, sample_propensity=...)."
                 )
             base = np.ones(users.shape[0]) / self.base_scale_
         else:
-            propensity = check_propensity(base_propensity, name="base_propensity").ravel()
+            propensity = check_propensity(sample_propensity, name="sample_propensity").ravel()
             if propensity.shape != users.shape:
                 raise ValueError(
-                    f"base_propensity must have one value per row of X ({users.size}); got "
+                    f"sample_propensity must have one value per row of X ({users.size}); got "
                     f"{propensity.size}."
                 )
             base = self.p_bar_ / propensity / self.base_scale_

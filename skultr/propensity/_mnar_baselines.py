@@ -12,12 +12,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from skultr.utils._interactions import _PairEstimatorMixin
+from skultr.utils._sklearn_compat import Interval, _fit_context
 
 
 class NaiveBayesPropensity(_PairEstimatorMixin, BaseEstimator):

@@ -7,11 +7,11 @@ Torch-free: the (user, item) validation comes from :mod:`skultr.utils._interacti
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from skultr.utils._interactions import _PairEstimatorMixin
+from skultr.utils._sklearn_compat import Interval, _fit_context
 
 
 class PopularityPropensity(_PairEstimatorMixin, BaseEstimator):

@@ -16,10 +16,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from skultr.utils._click_log import (
@@ -31,6 +30,7 @@ from skultr.utils._click_log import (
     list_codes,
     split_frame_columns,
 )
+from skultr.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 
 
 def _validate_click_log(estimator, X, y, qid, position):

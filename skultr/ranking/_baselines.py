@@ -5,7 +5,8 @@ from abc import abstractmethod
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.utils._param_validation import HasMethods
+
+from skultr.utils._sklearn_compat import HasMethods
 
 from ._lists import clip_log_weights, log_ratio_to_position_one, weighted_softmax_cross_entropy
 from ._listwise import BaseListwiseRanker
@@ -46,7 +47,8 @@ class NaiveRanker(_FixedWeightRanker):
     feature_scaling : {"standard"} or None, default="standard"
         Standardise the features inside the ranker, as in :class:`DLARanker`.
     max_epochs, batch_size, lr, optimizer, weight_decay, clip_grad_norm, early_stopping, \
-validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start
+validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start, \
+callbacks
         As in :class:`DLARanker` (same defaults).
 
     Attributes
@@ -88,6 +90,7 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         random_state=None,
         verbose=0,
         warm_start=False,
+        callbacks=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -107,6 +110,7 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.callbacks = callbacks
 
     # NaiveRanker has no max_weight: there are no weights to clip.
     _parameter_constraints = {
@@ -152,7 +156,8 @@ class IPWRanker(_FixedWeightRanker):
     feature_scaling : {"standard"} or None, default="standard"
         Standardise the features inside the ranker, as in :class:`DLARanker`.
     max_epochs, batch_size, lr, optimizer, weight_decay, clip_grad_norm, early_stopping, \
-validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start
+validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start, \
+callbacks
         As in :class:`DLARanker` (same defaults).
 
     Attributes
@@ -214,6 +219,7 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         random_state=None,
         verbose=0,
         warm_start=False,
+        callbacks=None,
     ):
         self.propensity = propensity
         self.max_weight = max_weight
@@ -235,6 +241,7 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.callbacks = callbacks
 
     def _before_train(self, X, clicks, codes, position, fresh):
         displayed = np.unique(position[position <= self.max_position])

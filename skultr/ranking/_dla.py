@@ -5,6 +5,8 @@ import warnings
 import numpy as np
 import torch
 
+from skultr.utils._engine_docs import fill_engine_doc
+
 from ._lists import (
     ClickLogWarning,
     clip_log_weights,
@@ -15,6 +17,7 @@ from ._lists import (
 from ._listwise import BaseListwiseRanker
 
 
+@fill_engine_doc
 class DLARanker(BaseListwiseRanker):
     """Unbiased learning to rank from clicks: a ranker and the position bias, learned together.
 
@@ -80,10 +83,10 @@ class DLARanker(BaseListwiseRanker):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the batch order: the same seed gives the same model
         on the same device.
-    verbose : int, default=0
-        0 silent, 1 a progress bar, 2 one line per epoch.
+    {verbose}
     warm_start : bool, default=False
         ``fit`` continues the fitted model instead of starting a new one.
+    {callbacks}
 
     Attributes
     ----------
@@ -198,6 +201,7 @@ class DLARanker(BaseListwiseRanker):
         random_state=None,
         verbose=0,
         warm_start=False,
+        callbacks=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -218,6 +222,7 @@ class DLARanker(BaseListwiseRanker):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.callbacks = callbacks
 
     def _n_propensity_logits(self):
         return self.max_position

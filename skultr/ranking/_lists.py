@@ -18,7 +18,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from sklearn.utils.validation import _check_sample_weight
 
 from skultr.utils._click_log import (  # noqa: F401 (re-exported for the rankers)
     FRAME_COLUMNS,
@@ -31,6 +30,7 @@ from skultr.utils._click_log import (  # noqa: F401 (re-exported for the rankers
     list_codes,
     split_frame_columns,
 )
+from skultr.utils._sklearn_compat import _check_sample_weight
 
 
 class ListTensors(NamedTuple):

@@ -10,15 +10,14 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import _fit_context
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from skultr._torch import BaseTorchEstimator, make_mlp, to_tensor
 from skultr._torch._modules import ACTIVATIONS
 from skultr.metrics import ndcg_score
+from skultr.utils._sklearn_compat import Interval, StrOptions, _fit_context, _num_samples
 
 from ._lists import (
     ClickLogWarning,
@@ -124,6 +123,7 @@ class BaseListwiseRanker(BaseTorchEstimator):
         return X, clicks, codes, position, sample_weight
 
     def _fit(self, X, y, qid, position, sample_weight, *, incremental):
+        X_given = X  # what skorch scoring callbacks score (a reference, not a copy)
         fresh, device = self._begin_fit(incremental)
         if not fresh and len(self.position_counts_) != self.max_position:
             raise ValueError(
@@ -150,7 +150,7 @@ class BaseListwiseRanker(BaseTorchEstimator):
             device=device,
         )
         del X
-        self._train(data.tensors, fresh=fresh, incremental=incremental)
+        self._train(data.tensors, fresh=fresh, incremental=incremental, X=X_given, y=y)
         counts = {
             "n_lists_": data.n_lists,
             "n_lists_without_clicks_": data.n_lists_without_clicks,

@@ -14,10 +14,10 @@ scorers use the held-out clicks instead:
 
 import warnings
 from functools import partial
+from numbers import Real
 
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics._scorer import _BaseScorer, _cached_call
 
 from skultr.metrics import dcg_score
 from skultr.utils._click_log import (
@@ -26,6 +26,7 @@ from skultr.utils._click_log import (
     list_codes,
     split_frame_columns,
 )
+from skultr.utils._sklearn_compat import _BaseScorer, _cached_call, validate_params
 
 
 def _check_click_inputs(y_true, y_score, qid, position, propensity):
@@ -59,6 +60,16 @@ def _check_click_inputs(y_true, y_score, qid, position, propensity):
     return clicks, y_score, codes, n_lists, position, propensity
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like", None],
+        "position": ["array-like", None],
+        "propensity": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def click_log_likelihood(y_true, y_score, *, qid, position, propensity):
     """Mean log-probability of the clicked documents under ranker × propensity.
 
@@ -115,6 +126,18 @@ def click_log_likelihood(y_true, y_score, *, qid, position, propensity):
     return float(np.sum(clicks * (logit - log_norm[codes])) / clicks.sum())
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "qid": ["array-like", None],
+        "position": ["array-like", None],
+        "propensity": ["array-like", None],
+        "k": [Real, None],
+        "max_weight": [Real, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def ips_dcg_score(y_true, y_score, *, qid, position, propensity, k=10, max_weight=None):
     """Inverse-propensity-weighted DCG@k of the clicks: DCG estimated from clicks alone.
 
@@ -233,6 +256,15 @@ class _ClickScorer(_BaseScorer):
         )
 
 
+@validate_params(
+    {
+        "kind": [str],
+        "propensity": ["array-like", None],
+        "k": [Real, None],
+        "max_weight": [Real, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_click_scorer(kind="loglik", *, propensity=None, k=10, max_weight=None):
     """A scorer for ``GridSearchCV`` that judges rankers on held-out clicks only.
 

@@ -11,19 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from skultr.utils._validation import check_probability, check_real
+
 # Examination probabilities at ranks 1-10 of the DLA paper's simulation (Ai et al., 2018),
 # from an eye-tracking study (Joachims et al., 2005). Ranks beyond 10 reuse the last value.
 DEFAULT_EXAMINATION = (0.68, 0.61, 0.48, 0.34, 0.28, 0.20, 0.11, 0.10, 0.08, 0.06)
-
-
-def _check_probability(name, value):
-    if not (np.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ValueError(f"{name} must be a probability in [0, 1]; got {value!r}.")
-
-
-def _check_positive(name, value):
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
 
 
 def _freeze_curve(model, name):
@@ -64,9 +56,9 @@ class _ClickModel:
     """Shared validation of the relevance matrix and of the noise parameters."""
 
     def _check_noise(self):
-        _check_probability("epsilon_minus", self.epsilon_minus)
-        _check_probability("epsilon_plus", self.epsilon_plus)
-        _check_positive("max_grade", self.max_grade)
+        check_probability(self.epsilon_minus, "epsilon_minus")
+        check_probability(self.epsilon_plus, "epsilon_plus")
+        check_real(self.max_grade, "max_grade", low=0, strict=True)
 
     def _check_grades(self, relevance):
         relevance = np.asarray(relevance, dtype=np.float64)
@@ -195,8 +187,8 @@ class CascadeModel(_ClickModel):
 
     def __post_init__(self):
         self._check_noise()
-        _check_probability("stop_after_click", self.stop_after_click)
-        _check_probability("continue_after_skip", self.continue_after_skip)
+        check_probability(self.stop_after_click, "stop_after_click")
+        check_probability(self.continue_after_skip, "continue_after_skip")
 
     def sample(self, relevance, random_state):
         """0/1 clicks (int8) for a sessions x positions matrix of grades (``NaN`` = empty)."""
@@ -253,7 +245,7 @@ class TrustBiasModel(_ClickModel):
         _freeze_curve(self, "examination_curve")
         _freeze_curve(self, "epsilon_plus")
         _freeze_curve(self, "epsilon_minus")
-        _check_positive("max_grade", self.max_grade)
+        check_real(self.max_grade, "max_grade", low=0, strict=True)
 
     def examination(self, n_positions):
         """Absolute examination probability θ_k of positions 1..n_positions."""
@@ -286,24 +278,3 @@ class TrustBiasModel(_ClickModel):
         probability = self.examination(n_positions)[None, :] * (minus + (plus - minus) * gain)
         draws = random_state.random_sample(relevance.shape)
         return (shown & (draws < np.where(shown, probability, 0.0))).astype(np.int8)
-
-
-CLICK_MODELS = {"pbm": PositionBasedModel, "cascade": CascadeModel, "trust": TrustBiasModel}
-
-
-def resolve_click_model(click_model):
-    """A click model instance from a name ("pbm", "cascade", "trust") or an instance."""
-    if isinstance(click_model, str):
-        try:
-            return CLICK_MODELS[click_model]()
-        except KeyError:
-            raise ValueError(
-                f"click_model must be one of {sorted(CLICK_MODELS)} or a click model instance; "
-                f"got {click_model!r}."
-            ) from None
-    if not callable(getattr(click_model, "sample", None)):
-        raise ValueError(
-            "click_model must be a name or an object with a sample(relevance, random_state) "
-            f"method; got {click_model!r}."
-        )
-    return click_model

@@ -1,6 +1,6 @@
 """Implicit-feedback baselines of Rel-MF: naive MF, WMF (Hu et al. 2008), BPR (Rendle et al. 2009).
 
-All three share Rel-MF's factor model, validation and ``recommend`` (see ``_relmf.py``):
+All three share Rel-MF's factor model, validation and ``recommend`` (see ``_implicit.py``):
 naive MF is the same pointwise loss without propensity weighting, WMF the confidence-weighted
 least squares of Hu et al. solved by exact weighted ALS, BPR a pairwise loss with sampled
 negatives on the shared torch engine.
@@ -11,13 +11,16 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from skultr._torch import to_tensor
+from skultr.utils._deprecation import DEPRECATED
+from skultr.utils._engine_docs import fill_engine_doc
+from skultr.utils._sklearn_compat import Interval, StrOptions
 
-from ._relmf import LOSSES, BaseImplicitMF, PointwiseMF
+from ._implicit import LOSSES, BaseImplicitMF, PointwiseMF
 
 
+@fill_engine_doc
 class ImplicitMFRecommender(PointwiseMF):
     """Naive matrix factorisation of implicit feedback: clicks as relevance, no correction.
 
@@ -36,9 +39,15 @@ class ImplicitMFRecommender(PointwiseMF):
     loss : {"least_squares", "squared", "logistic"}, default="least_squares"
         Local loss; see :class:`RelMFRecommender`. ``"least_squares"`` is solved exactly by
         ALS (it is then the ridge-regularised rank-``n_factors`` approximation of ``Y``).
-    reg : float >= 0, default=1.0
-        L2 penalty ``λ`` on all factors, on the sum-over-cells scale of the objective (the
-        same value means the same objective for both solvers).
+    weight_decay : float >= 0, default=1.0
+        L2 penalty ``λ`` on all factors: it multiplies ``‖U‖_F² + ‖V‖_F²`` in the
+        objective, on its sum-over-cells scale (the same value means the same objective for
+        both solvers). It is a term of the loss, not the optimizer's weight decay.
+    reg : float >= 0
+        The former name of ``weight_decay`` (same value, same meaning).
+
+        .. deprecated:: 0.1
+           ``reg`` was renamed ``weight_decay`` in 0.1 and will be removed in 0.3.
     solver : {"auto", "als", "stochastic"}, default="auto"
         ``"als"``: exact alternating least squares (``loss="least_squares"`` only; one epoch
         is one update of all users then all items). ``"stochastic"``: minibatch gradient
@@ -77,9 +86,8 @@ class ImplicitMFRecommender(PointwiseMF):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial factors and the sampling: the same seed gives the same model on the
         same device.
-    verbose : int, default=0
-        0 silent. The stochastic solver shows a progress bar at 1 and prints one line per
-        epoch at 2; ALS prints its objective after every sweep at any value above 0.
+    {verbose}
+    {callbacks}
 
     Attributes
     ----------
@@ -162,7 +170,7 @@ class ImplicitMFRecommender(PointwiseMF):
         *,
         n_factors=32,
         loss="least_squares",
-        reg=1.0,
+        weight_decay=1.0,
         solver="auto",
         max_epochs=30,
         batch_size=256,
@@ -178,10 +186,12 @@ class ImplicitMFRecommender(PointwiseMF):
         device="auto",
         random_state=None,
         verbose=0,
+        callbacks=None,
+        reg=DEPRECATED,
     ):
         self.n_factors = n_factors
         self.loss = loss
-        self.reg = reg
+        self.weight_decay = weight_decay
         self.solver = solver
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -197,12 +207,15 @@ class ImplicitMFRecommender(PointwiseMF):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
+        self.reg = reg
 
     def _pointwise_weights(self, users, items, values):
         ones = np.ones(users.shape[0])
         return ones, np.zeros_like(ones), 1.0
 
 
+@fill_engine_doc
 class WMFRecommender(PointwiseMF):
     """Weighted matrix factorisation for implicit feedback (Hu, Koren and Volinsky, 2008).
 
@@ -223,8 +236,15 @@ class WMFRecommender(PointwiseMF):
     alpha : float >= 0, default=1.0
         Confidence scale ``α``: a clicked pair weighs ``1 + α r`` in the loss. ``0`` gives the
         unweighted naive model (:class:`ImplicitMFRecommender` with ``loss="least_squares"``).
-    reg : float >= 0, default=1.0
-        L2 penalty ``λ`` on the factors.
+    weight_decay : float >= 0, default=1.0
+        L2 penalty ``λ`` on the factors: it multiplies ``‖U‖_F² + ‖V‖_F²`` in the
+        objective (on its sum-over-cells scale, for both solvers). It is a term of the loss,
+        not the optimizer's weight decay.
+    reg : float >= 0
+        The former name of ``weight_decay`` (same value, same meaning).
+
+        .. deprecated:: 0.1
+           ``reg`` was renamed ``weight_decay`` in 0.1 and will be removed in 0.3.
     solver : {"auto", "als", "stochastic"}, default="auto"
         ``"auto"`` and ``"als"``: weighted ALS. ``"stochastic"``: minibatch gradient
         descent on the same objective (with sampled unlabelled pairs).
@@ -266,9 +286,8 @@ class WMFRecommender(PointwiseMF):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial factors and the sampling: the same seed gives the same model on the
         same device.
-    verbose : int, default=0
-        0 silent. The stochastic solver shows a progress bar at 1 and prints one line per
-        epoch at 2; ALS prints its objective after every sweep at any value above 0.
+    {verbose}
+    {callbacks}
 
     Attributes
     ----------
@@ -354,7 +373,7 @@ class WMFRecommender(PointwiseMF):
         *,
         n_factors=32,
         alpha=1.0,
-        reg=1.0,
+        weight_decay=1.0,
         solver="auto",
         cg_steps=3,
         max_epochs=30,
@@ -371,10 +390,12 @@ class WMFRecommender(PointwiseMF):
         device="auto",
         random_state=None,
         verbose=0,
+        callbacks=None,
+        reg=DEPRECATED,
     ):
         self.n_factors = n_factors
         self.alpha = alpha
-        self.reg = reg
+        self.weight_decay = weight_decay
         self.solver = solver
         self.cg_steps = cg_steps
         self.max_epochs = max_epochs
@@ -391,6 +412,8 @@ class WMFRecommender(PointwiseMF):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
+        self.reg = reg
 
     def _check_feedback(self, y):
         if y is not None and (y < 0).any():
@@ -409,6 +432,7 @@ class WMFRecommender(PointwiseMF):
         return confidence, np.zeros_like(confidence), 1.0
 
 
+@fill_engine_doc
 class BPRRecommender(BaseImplicitMF):
     """Bayesian personalised ranking (Rendle et al., 2009): clicked above unclicked, per user.
 
@@ -423,9 +447,15 @@ class BPRRecommender(BaseImplicitMF):
     ----------
     n_factors : int, default=32
         Dimension of the user and item factors.
-    reg : float >= 0, default=1e-3
-        L2 penalty on the factors of each sampled triple, ``λ(‖u‖² + ‖v_i‖² + ‖v_j‖²)``,
-        averaged like the loss (BPR-Opt's per-sample regularisation).
+    weight_decay : float >= 0, default=1e-3
+        L2 penalty ``λ`` on the factors of each sampled triple: it multiplies
+        ``‖u‖² + ‖v_i‖² + ‖v_j‖²``, averaged like the loss (BPR-Opt's per-sample
+        regularisation). It is a term of the loss, not the optimizer's weight decay.
+    reg : float >= 0
+        The former name of ``weight_decay`` (same value, same meaning).
+
+        .. deprecated:: 0.1
+           ``reg`` was renamed ``weight_decay`` in 0.1 and will be removed in 0.3.
     n_negatives : int, default=1
         Negative items drawn per click in each epoch.
     max_epochs : int, default=30
@@ -453,8 +483,8 @@ class BPRRecommender(BaseImplicitMF):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial factors, the batch order and the negative sampling: the same
         seed gives the same model on the same device.
-    verbose : int, default=0
-        0 silent, 1 a progress bar, 2 one line per epoch.
+    {verbose}
+    {callbacks}
 
     Attributes
     ----------
@@ -534,7 +564,7 @@ class BPRRecommender(BaseImplicitMF):
         self,
         *,
         n_factors=32,
-        reg=1e-3,
+        weight_decay=1e-3,
         n_negatives=1,
         max_epochs=30,
         batch_size=256,
@@ -548,9 +578,11 @@ class BPRRecommender(BaseImplicitMF):
         device="auto",
         random_state=None,
         verbose=0,
+        callbacks=None,
+        reg=DEPRECATED,
     ):
         self.n_factors = n_factors
-        self.reg = reg
+        self.weight_decay = weight_decay
         self.n_negatives = n_negatives
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -564,13 +596,15 @@ class BPRRecommender(BaseImplicitMF):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
+        self.reg = reg
 
     def _fit_factors(self, users, items, values, device):
         # Sorted keys of the clicked pairs: a drawn (u, j) is a click iff its key is found.
         self._click_keys = to_tensor(users * self.n_items_ + items, device, torch.int64)
         tensors = (to_tensor(users, device, torch.int64), to_tensor(items, device, torch.int64))
         try:
-            self._run_stochastic(tensors)
+            self._train(tensors, fresh=True, X=self._fit_input[0], y=self._fit_input[1])
         finally:
             del self._click_keys
 
@@ -587,5 +621,5 @@ class BPRRecommender(BaseImplicitMF):
         v_j = module.item_factors(negatives)
         margin = (u * (v_i - v_j)).sum(-1)
         penalty = u.square().sum(-1) + v_i.square().sum(-1) + v_j.square().sum(-1)
-        per_triple = F.softplus(-margin) + self.reg * penalty
+        per_triple = F.softplus(-margin) + self._l2_strength * penalty
         return (per_triple * valid).sum() / valid.sum().clamp_min(1.0)

@@ -19,7 +19,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from skultr.utils._interactions import (  # noqa: F401 (re-exported for the recommenders)
     _as_id_array,
-    _first,
     _id_repr,
     _PairEstimatorMixin,
     aggregate_duplicates,
@@ -27,6 +26,7 @@ from skultr.utils._interactions import (  # noqa: F401 (re-exported for the reco
     check_propensity,
     interaction_matrix,
 )
+from skultr.utils._validation import first_index
 
 # Cells (users x items) of the dense score block that recommend() builds at once: 2**22
 # float64 cells are 32 MiB, and the block's argpartition needs about as much again.
@@ -78,7 +78,7 @@ class BaseRecommender(_PairEstimatorMixin, BaseEstimator):
         cold[~cold] = ~self.warm_users_[codes[~cold]]
         if not cold.any():
             return cold
-        i = _first(cold)
+        i = first_index(cold)
         n_cold = len(set(np.asarray(ids, dtype=object)[cold].tolist()))
         if self.cold_start == "error":
             raise ValueError(

@@ -9,29 +9,35 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import _fit_context, clone
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from skorch.history import History
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from skultr._torch import BaseTorchEstimator, draw_seed, make_optimizer, resolve_device, seeded
+from skultr._torch import BaseTorchEstimator, draw_seed, resolve_device
+from skultr._torch._balancing import (
+    MatrixFactorization,
+    batched_logits,
+    fit_embeddings,
+    mmd_pair,
+    prepare_balancing,
+    warn_if_collapsed,
+)
+from skultr._torch._random import stream_seed
 from skultr.propensity import (
     KernelBalancingPropensity,
     LogisticPropensity,
     NaiveBayesPropensity,
     PopularityPropensity,
 )
-from skultr.propensity._balancing_torch import (
-    Balancer,
-    MatrixFactorization,
-    batched_logits,
-    fit_embeddings,
-    median_bandwidth,
-    standardised_tables,
-)
-from skultr.propensity._kernel_balancing import _RIDGE, mmd_pair, warn_if_collapsed
+from skultr.utils._engine_docs import fill_engine_doc
 from skultr.utils._interactions import index_ids, resolve_propensity
+from skultr.utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+)
 
 from ._data import COLD_START, BaseRecommender, check_propensity
 
@@ -46,10 +52,11 @@ BALANCE_SAMPLE = 2048
 WORST_CANDIDATES = 256
 
 # Settings of the balancing named by a string: the authors' Coat notebook (J = 3 centres per
-# batch, γ = 1, C = 0.01), gentler than KernelBalancingPropensity's standalone defaults. On
-# Coat the standalone defaults (20 centres, γ = 100, C = 0.001) balance the embeddings fully
-# but lowered the AUC of KBIPS from 0.70 to 0.64 in the paper's model class.
-PAPER_BALANCING = {"n_centers": 3, "penalty": 1.0, "C": 0.01}
+# batch, γ = 1, tolerance C = 0.01, our balance_tol), gentler than KernelBalancingPropensity's
+# standalone defaults. On Coat the standalone defaults (20 centres, γ = 100, balance_tol =
+# 0.001) balance the embeddings fully but lowered the AUC of KBIPS from 0.70 to 0.64 in the
+# paper's model class.
+PAPER_BALANCING = {"n_centers": 3, "penalty": 1.0, "balance_tol": 0.01}
 
 # Paper name -> (method, balancing)
 PAPER_NAMES = {
@@ -81,6 +88,7 @@ class _DebiasedModule(nn.Module):
             imputer.requires_grad_(False)
 
 
+@fill_engine_doc
 class DebiasedMFRecommender(BaseRecommender, BaseTorchEstimator):
     """Matrix factorisation trained on self-selected ratings with IPS, DR or kernel balancing.
 
@@ -130,10 +138,10 @@ default="logistic"
 default="adaptive"
         Kernel balancing of the inverse propensity weights, learned jointly with ``f``:
         random (KB), worst-case (WKB) or adaptive (AKB) centres with the authors' Coat
-        settings (``n_centers=3, penalty=1, C=0.01``; gentler than the standalone
+        settings (``n_centers=3, penalty=1, balance_tol=0.01``; gentler than the standalone
         defaults of :class:`~skultr.propensity.KernelBalancingPropensity`, see the User
         Guide), or an instance whose
-        settings (kernel, bandwidth, n_centers, centers, C, entropy_weight, penalty,
+        settings (kernel, bandwidth, n_centers, centers, balance_tol, entropy_weight, penalty,
         sample_ratio, n_factors, lr, weight_decay) are used. Unused by ``method="naive"``
         (so ``DebiasedMFRecommender(method="naive")`` is the plain MF baseline).
         ``None``: fixed weights
@@ -196,8 +204,8 @@ default="adaptive"
         Device to train on: ``"auto"`` uses CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the batches, the catalogue draws and the centres.
-    verbose : int, default=0
-        0 silent, 1 a progress bar, 2 one line per epoch.
+    {verbose}
+    {callbacks}
 
     Attributes
     ----------
@@ -401,6 +409,7 @@ default="adaptive"
         device="auto",
         random_state=None,
         verbose=0,
+        callbacks=None,
     ):
         self.method = method
         self.propensity = propensity
@@ -427,6 +436,7 @@ default="adaptive"
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -528,20 +538,10 @@ default="adaptive"
             )
         return _DebiasedModule(prediction, imputation, weight, state.get("imputer"))
 
-    def _start_model(self, device):
-        # As the engine's, but the seed was drawn at the start of fit (the propensity and
-        # feature models use it too).
-        self.device_ = str(device)
-        with seeded(self.seed_, self.device_):
-            self.module_ = self._build_module().to(self.device_)
-        self.optimizer_ = make_optimizer(
-            self.optimizer,
-            self._optimizer_parameters(self.module_),
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-        )
-        self.history_ = History()
-        self.n_iter_ = 0
+    def _start_model(self, device, **kwargs):
+        # The engine's, with the seed drawn at the start of fit (the propensity and feature
+        # models use it too).
+        super()._start_model(device, seed=self.seed_, **kwargs)
 
     # -- fitting -------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
@@ -575,6 +575,7 @@ default="adaptive"
                 "DebiasedMFRecommender requires y to be passed, but the target y is None: "
                 "pass the binarised ratings of the pairs in X."
             )
+        y_given = y
         users, items, y = self._fit_pairs(X, y, n_users=self.n_users, n_items=self.n_items)
         if ((y < 0) | (y > 1)).any():
             i = int(np.flatnonzero((y < 0) | (y > 1))[0])
@@ -623,7 +624,7 @@ default="adaptive"
         try:
             if kb is not None or self.method == "dr":
                 self._prepare_features(u_t, i_t, y_t, kb, device)
-            self._train((u_t, i_t, y_t, q_t, s_t), fresh=True)
+            self._train((u_t, i_t, y_t, q_t, s_t), fresh=True, X=X, y=y_given)
             self._finish(users, items, u_t, i_t, base)
         finally:
             del self._state
@@ -643,7 +644,7 @@ default="adaptive"
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,
-            seed=self.seed_ + 7,
+            seed=stream_seed(self.seed_, "features"),
             device=device,
             init_std=self._init_std(),
         )
@@ -651,27 +652,16 @@ default="adaptive"
             self._state["imputer"] = first
         if kb is None:
             return
-        user_t, item_t = standardised_tables(first.user_table(), first.item_table())
-        self._state["features"] = (user_t, item_t)
-        if kb.bandwidth == "median":
-            generator = torch.Generator(device=device).manual_seed(self.seed_)
-            su = torch.randint(self.n_users_, (2000,), device=device, generator=generator)
-            si = torch.randint(self.n_items_, (2000,), device=device, generator=generator)
-            x = torch.cat([user_t[su], item_t[si]], dim=1)
-            self.bandwidth_ = 0.5 * median_bandwidth(x, generator)
-        else:
-            self.bandwidth_ = float(kb.bandwidth)
-        self._state["balancer"] = Balancer(
-            kernel=kb.kernel,
-            bandwidth=self.bandwidth_,
-            n_centers=kb.n_centers,
-            centers=kb.centers,
-            C=kb.C,
-            entropy_weight=kb.entropy_weight,
-            penalty=kb.penalty,
-            ridge=_RIDGE,
+        user_t, item_t, self.bandwidth_, balancer = prepare_balancing(
+            first.user_table(),
+            first.item_table(),
+            settings=kb,
+            seed=self.seed_,
+            device=device,
             max_worst_candidates=WORST_CANDIDATES,
         )
+        self._state["features"] = (user_t, item_t)
+        self._state["balancer"] = balancer
         self._state["observed"] = (u_t, i_t)
         self.user_features_ = user_t.cpu().double().numpy()
         self.item_features_ = item_t.cpu().double().numpy()
@@ -745,14 +735,18 @@ default="adaptive"
             module.weight(obs_u, obs_i), q_all, self._features(obs_u, obs_i), centers, x_all
         )
 
-    def _finish(self, users, items, u_t, i_t, base):
-        module = self.module_
-        prediction = module.prediction
+    def _sync_fitted_state(self):
+        """Copy the prediction model to the numpy arrays ``predict`` uses."""
+        prediction = self.module_.prediction
         self.user_factors_ = prediction.user_factors.weight.detach().cpu().double().numpy()
         self.item_factors_ = prediction.item_factors.weight.detach().cpu().double().numpy()
         if self.biases:
             self.user_bias_ = prediction.user_bias.weight.detach().cpu().double().numpy()[:, 0]
             self.item_bias_ = prediction.item_bias.weight.detach().cpu().double().numpy()[:, 0]
+
+    def _finish(self, users, items, u_t, i_t, base):
+        module = self.module_
+        self._sync_fitted_state()
         if self.method == "naive":
             return
         if module.weight is None:
@@ -769,7 +763,7 @@ default="adaptive"
             what = "The kernel-balancing weights"
             advice = (
                 "Pass balancing=KernelBalancingPropensity(...) with a larger entropy_weight "
-                "or C, or a smaller penalty or n_centers."
+                "or balance_tol, or a smaller penalty or n_centers."
             )
             (self.mmd_base_, self.mmd_base_se_), (self.mmd_, self.mmd_se_) = self._mmd(
                 users, items, base, weights

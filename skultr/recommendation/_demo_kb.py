@@ -66,7 +66,7 @@ def run_demo(*, quick=False, random_state=0):
         data.X,
         user_features=data.user_features,
         item_features=data.item_features,
-        base_propensity=p_nb,
+        sample_propensity=p_nb,
     )
     ideal = E.mean()
     ips = (e / p_nb).sum() / E.size

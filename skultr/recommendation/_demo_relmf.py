@@ -38,12 +38,12 @@ def run_demo(*, quick=False, random_state=0):
         f"  {n_users} users x 300 items, {len(data.X)} clicks; exposure from item popularity, "
         f"theta in [{data.exposure.min():.3f}, {data.exposure.max():.2f}]"
     )
-    params = {"n_factors": 5, "reg": 3.0, "random_state": random_state}
+    params = {"n_factors": 5, "weight_decay": 3.0, "random_state": random_state}
     models = {
         "naive MF": ImplicitMFRecommender(**params),
         "Rel-MF (popularity)": RelMFRecommender(**params),
         "Rel-MF (true theta, M=0.2)": RelMFRecommender(
-            propensity=data.exposure, clip=0.2, **params
+            propensity=data.exposure, max_weight=5.0, **params
         ),
     }
     results = {"models": {}, "n_clicks": int(len(data.X))}

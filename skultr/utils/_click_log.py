@@ -6,6 +6,8 @@ Shared by the rankers of :mod:`skultr.ranking` and the position-propensity estim
 
 import numpy as np
 
+from skultr.utils._validation import check_1d, check_qid
+
 # --------------------------------------------------------------------------------------------
 # Side arrays: DataFrame columns, qid, position, clicks
 # --------------------------------------------------------------------------------------------
@@ -118,19 +120,6 @@ def drop_frame_columns(X):
     return X.drop(columns=found) if found else X
 
 
-def _as_1d(name, values, n_rows):
-    array = np.asarray(values)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array.ravel()
-    if array.ndim != 1:
-        raise ValueError(
-            f"{name} must be 1-D with one entry per row of X; got shape {array.shape}."
-        )
-    if len(array) != n_rows:
-        raise ValueError(f"{name} has {len(array)} entries but X has {n_rows} rows.")
-    return array
-
-
 def check_x_finite(X):
     """Raise a ValueError naming the first row of ``X`` with a NaN or an infinity."""
     bad = ~np.isfinite(X)
@@ -144,7 +133,7 @@ def check_x_finite(X):
 
 def check_clicks(y, n_rows):
     """Clicks as an int8 array of 0/1; the first row with another value is named."""
-    y = _as_1d("y", y, n_rows)
+    y = check_1d(y, "y", n_rows=n_rows, allow_column=True)
     if y.dtype.kind not in "biuf":
         try:
             y = y.astype(np.float64)
@@ -169,13 +158,7 @@ def list_codes(qid, n_rows):
     """
     if qid is None:
         return np.zeros(n_rows, dtype=np.int64), int(n_rows > 0)
-    qid = _as_1d("qid", qid, n_rows)
-    if qid.dtype.kind == "f":
-        missing = np.isnan(qid)
-        if missing.any():
-            raise ValueError(
-                f"qid must not contain NaN; found NaN at row {int(np.flatnonzero(missing)[0])}."
-            )
+    qid = check_qid(qid, n_rows=n_rows, allow_column=True)
     try:
         unique, codes = np.unique(qid, return_inverse=True)
     except TypeError as exc:
@@ -197,7 +180,7 @@ def check_positions(position, codes, n_lists):
         rank = np.empty(n_rows, dtype=np.int64)
         rank[order] = np.arange(n_rows) - starts[codes[order]]
         return rank + 1
-    position = _as_1d("position", position, n_rows)
+    position = check_1d(position, "position", n_rows=n_rows, allow_column=True)
     if position.dtype.kind == "b" or position.dtype.kind not in "iuf":
         raise ValueError(
             f"position must hold integers >= 1 (1 = top of the list); got an array of dtype "

@@ -5,23 +5,15 @@ without importing the recommenders. Public through :mod:`skultr.recommendation`.
 
 import inspect
 import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 
+from skultr.utils._sklearn_compat import validate_params
+from skultr.utils._validation import check_int, first_index
+
 _AGGREGATIONS = ("max", "mean", "sum")
-
-
-def _first(mask):
-    return int(np.flatnonzero(mask)[0])
-
-
-def _check_catalogue_size(value, name):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer or None; got {value!r}.")
-    return int(value)
 
 
 # A DataFrame ``X`` with columns of these names is read by name (in any column order); the
@@ -74,7 +66,7 @@ def _as_id_array(values, name):
     if kind == "f":
         bad = ~np.isfinite(array) | (array != np.round(array))
         if bad.any():
-            i = _first(bad)
+            i = first_index(bad)
             raise ValueError(
                 f"{name} must hold ids (non-negative integers, strings or other hashable "
                 f"values); entry {i} is {array[i].item()!r}."
@@ -95,7 +87,7 @@ def _as_id_array(values, name):
         if array.dtype == object:
             return array
     if array.size and array.min() < 0:
-        i = _first(array < 0)
+        i = first_index(array < 0)
         raise ValueError(
             f"{name} must hold non-negative integer ids (or strings); entry {i} is "
             f"{array[i].item()!r}."
@@ -199,6 +191,18 @@ def _pair_columns(X, id_columns=DEFAULT_ID_COLUMNS, fitted_names=None):
     return array[:, 0], array[:, 1], None
 
 
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like", None],
+        "n_users": [Integral, None],
+        "n_items": [Integral, None],
+        "y_name": [str],
+        "id_columns": [tuple, list],
+        "_fitted_names": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
 def check_interactions(
     X,
     y=None,
@@ -240,8 +244,8 @@ def check_interactions(
     >>> users.tolist(), items.tolist(), y.tolist()
     ([0, 1], [2, 0], [1.0, 0.0])
     """
-    n_users = _check_catalogue_size(n_users, "n_users")
-    n_items = _check_catalogue_size(n_items, "n_items")
+    n_users = check_int(n_users, "n_users", allow_none=True)
+    n_items = check_int(n_items, "n_items", allow_none=True)
     user_col, item_col, _ = _pair_columns(X, check_id_columns(id_columns), _fitted_names)
     if user_col.shape[0] == 0:
         raise ValueError("X is empty: at least one (user, item) pair is required.")
@@ -266,7 +270,7 @@ def _check_in_catalogue(ids, size, what, size_name):
             "to map any ids."
         )
     if ids.max() >= size:
-        i = _first(ids >= size)
+        i = first_index(ids >= size)
         raise ValueError(
             f"{what} id {ids[i]} (row {i}) is out of range for {size_name}={size}: "
             f"ids must lie in [0, {size - 1}]."
@@ -288,7 +292,7 @@ def _check_feedback(y, n, y_name):
             f"{y_name} must hold numeric feedback; got an array of dtype {y.dtype}."
         ) from None
     if not np.isfinite(y).all():
-        i = _first(~np.isfinite(y))
+        i = first_index(~np.isfinite(y))
         raise ValueError(f"{y_name} must be finite; entry {i} is {y[i].item()!r}.")
     return y
 
@@ -395,7 +399,7 @@ class _PairEstimatorMixin:
         catalogue = self.user_ids_ if what == "user" else self.item_ids_
         codes = lookup_ids(ids, catalogue)
         if unknown == "error" and (codes < 0).any():
-            i = _first(codes < 0)
+            i = first_index(codes < 0)
             raise ValueError(
                 f"{what} id {_id_repr(ids, i)} (entry {i}) was not in the training catalogue of "
                 f"{catalogue.size} {what}s; {type(self).__name__} has no parameters for it."
@@ -403,6 +407,10 @@ class _PairEstimatorMixin:
         return codes
 
 
+@validate_params(
+    {"users": ["array-like"], "items": ["array-like"], "y": ["array-like", None], "how": [str]},
+    prefer_skip_nested_validation=True,
+)
 def aggregate_duplicates(users, items, y=None, *, how="max"):
     """Merge repeated (user, item) pairs into one row each.
 
@@ -455,6 +463,10 @@ def aggregate_duplicates(users, items, y=None, *, how="max"):
     return out_users, out_items, out_y, n_duplicates
 
 
+@validate_params(
+    {"values": ["array-like", Real], "name": [str]},
+    prefer_skip_nested_validation=True,
+)
 def check_propensity(values, *, name="propensity"):
     """Validate propensities: finite numbers in (0, 1].
 
@@ -485,7 +497,7 @@ def check_propensity(values, *, name="propensity"):
     flat = array.ravel()
     bad = ~(np.isfinite(flat) & (flat > 0) & (flat <= 1))
     if bad.any():
-        i = _first(bad)
+        i = first_index(bad)
         where = tuple(int(j) for j in np.unravel_index(i, array.shape)) if array.ndim > 1 else i
         raise ValueError(
             f"{name} must hold probabilities in (0, 1]; entry {where} is {flat[i].item()!r}."
@@ -493,6 +505,15 @@ def check_propensity(values, *, name="propensity"):
     return array
 
 
+@validate_params(
+    {
+        "users": ["array-like"],
+        "items": ["array-like"],
+        "values": ["array-like", None],
+        "shape": [tuple],
+    },
+    prefer_skip_nested_validation=True,
+)
 def interaction_matrix(users, items, values=None, *, shape):
     """Build the sparse ``n_users x n_items`` matrix of some pairs (repeats are summed).
 
@@ -624,7 +645,7 @@ def resolve_propensity(
                 f"catalogue (n_{what}s={size}) on axis {axis}."
             )
         if id_array.max() >= table.shape[axis]:
-            i = _first(id_array >= table.shape[axis])
+            i = first_index(id_array >= table.shape[axis])
             raise ValueError(
                 f"{name} has shape {table.shape}: one entry per {what} id, but {what} id "
                 f"{id_array[i]} (pair {i}) is beyond it. Give one entry per id 0..max id "

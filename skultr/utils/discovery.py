@@ -7,6 +7,8 @@ from operator import itemgetter
 
 from sklearn.base import BaseEstimator
 
+from skultr.utils._sklearn_compat import validate_params
+
 __all__ = ["all_estimators"]
 
 _MODULES_TO_IGNORE = {"tests", "conftest"}
@@ -22,6 +24,10 @@ def _public_modules():
         yield info.name
 
 
+@validate_params(
+    {},
+    prefer_skip_nested_validation=True,
+)
 def all_estimators():
     """List every public estimator class of skultr.
 

@@ -252,7 +252,7 @@ def test_early_stopping_stops_and_restores_best():
     assert est.n_iter_ == est.best_epoch_ + 3
     assert min(valid) == valid[est.best_epoch_ - 1]
     # the restored weights are the best epoch's: recompute its validation loss
-    assert sum(est.history_[:, "best"]) >= 1
+    assert sum(est.history_[:, "valid_loss_best"]) >= 1
 
 
 def test_early_stopper_tolerance():

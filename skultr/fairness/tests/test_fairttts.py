@@ -118,7 +118,7 @@ def test_only_unprivileged_rows_heading_to_the_worse_child_are_amplified():
     assert proba[1, 1] == pytest.approx(0.9 * 0.75 + 0.1 * 0.25, rel=1e-6)
     # favouring class 0 instead reverses which child is worse: now the privileged
     # group's child is the worse one and unprivileged rows are left alone
-    other = clone(post).set_params(favorable_class=0).fit(X, y)
+    other = clone(post).set_params(pos_label=0).fit(X, y)
     assert other.predict_proba(np.array([[0.0]]))[0, 1] == pytest.approx(
         0.9 * 0.25 + 0.1 * 0.75, rel=1e-6
     )
@@ -204,7 +204,7 @@ def test_grid_search_over_alpha_with_a_fairness_scorer_keeps_the_forest(biased, 
         ({"alpha": 0.5}, ValueError, "alpha"),
         ({"p_max": 0.7}, ValueError, "p_max"),
         ({"p_max": -0.01}, ValueError, "p_max"),
-        ({"favorable_class": "yes"}, ValueError, "favorable_class"),
+        ({"pos_label": "yes"}, ValueError, "pos_label"),
         ({"estimator": GradientBoostingClassifier()}, TypeError, "RandomForestClassifier"),
     ],
 )

@@ -36,7 +36,7 @@ def test_hand_computed_values():
     assert demographic_parity_difference(y_true, y_pred, sensitive_features=group) == 0.5
     assert disparate_impact_ratio(y_true, y_pred, sensitive_features=group) == pytest.approx(1 / 3)
     assert disparate_impact_ratio(
-        y_true, y_pred, sensitive_features=group, unprivileged_group="b"
+        y_true, y_pred, sensitive_features=group, unprivileged_value="b"
     ) == pytest.approx(1 / 3)
     assert equal_opportunity_difference(y_true, y_pred, sensitive_features=group) == 0.5
     assert equalized_odds_difference(y_true, y_pred, sensitive_features=group) == 0.5
@@ -110,7 +110,7 @@ def test_undefined_rates_and_single_group():
     assert np.isnan(demographic_parity_difference(y_true, y_pred, sensitive_features=np.zeros(4)))
     assert np.isinf(
         disparate_impact_ratio(
-            None, np.array([1, 1, 0, 0]), sensitive_features=group, unprivileged_group=0
+            None, np.array([1, 1, 0, 0]), sensitive_features=group, unprivileged_value=0
         )
     )
 
@@ -119,7 +119,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         demographic_parity_difference(None, [1, 0, 1], sensitive_features=[0, 1])
     with pytest.raises(ValueError, match="does not occur"):
-        disparate_impact_ratio(None, [1, 0], sensitive_features=[0, 1], unprivileged_group=5)
+        disparate_impact_ratio(None, [1, 0], sensitive_features=[0, 1], unprivileged_value=5)
     with pytest.raises(ValueError, match="agg"):
         equalized_odds_difference([1, 0], [1, 0], sensitive_features=[0, 1], agg="max")
     with pytest.raises(ValueError, match="metric must be one of"):

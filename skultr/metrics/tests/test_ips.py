@@ -23,7 +23,7 @@ def test_ips_dcg_is_dcg_of_inverse_propensity_gains_over_all_users():
     theta = np.array([0.5, 1, 1, 1, 0.25, 1, 1, 1])
     got = ips_dcg_at_k_score(clicks, scores, qid=users, propensity=theta, k=2)
     assert got == pytest.approx((2.0 + 4.0 / np.log2(3)) / 3)
-    clipped = ips_dcg_at_k_score(clicks, scores, qid=users, propensity=theta, k=2, clip=0.5)
+    clipped = ips_dcg_at_k_score(clicks, scores, qid=users, propensity=theta, k=2, max_weight=2.0)
     assert clipped == pytest.approx((2.0 + 2.0 / np.log2(3)) / 3)
     assert got == pytest.approx(
         dcg_score(clicks / theta, scores, qid=users, k=2, gain="linear", no_relevant="zero")
@@ -83,8 +83,8 @@ def test_pointwise_loss_is_the_ideal_loss_with_relevance_and_unit_propensity():
 
 
 def test_pointwise_loss_weights_and_clipping():
-    # click with θ = 0.2 clipped at 0.5: weight 2 on δ¹ and 1 - 2 = -1 on δ⁰
-    got = ips_pointwise_loss([1, 0], [0.5, 0.0], propensity=[0.2, 1.0], clip=0.5)
+    # click with θ = 0.2, weight 1/0.2 = 5 capped at 2 on δ¹ and 1 - 2 = -1 on δ⁰
+    got = ips_pointwise_loss([1, 0], [0.5, 0.0], propensity=[0.2, 1.0], max_weight=2.0)
     assert got == pytest.approx((2 * 0.25 - 1 * 0.25 + 0.0) / 2)
 
 
@@ -93,7 +93,7 @@ def test_pointwise_loss_weights_and_clipping():
     [
         ({"propensity": [0.5, 1.2]}, r"propensity.*entry 1 is 1.2"),
         ({"propensity": [0.5]}, "one value per row"),
-        ({"clip": 2.0}, "clip"),
+        ({"max_weight": 0.5}, "max_weight"),
         ({"loss": "hinge"}, "loss"),
     ],
 )

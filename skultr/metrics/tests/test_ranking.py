@@ -449,7 +449,7 @@ Y, S, Q = [1, 0, 2], [0.1, 0.2, 0.3], [0, 0, 1]
         ({"y_true": [[1, 0, 2]]}, r"y_true must be a 1-D .* shape \(1, 3\)"),
         ({"y_score": np.zeros((3, 1))}, r"y_score must be a 1-D .* shape \(3, 1\)"),
         ({"qid": [[0], [0], [1]]}, r"qid must be a 1-D .* shape \(3, 1\)"),
-        ({"qid": [0.0, np.nan, 1.0]}, r"qid must not contain NaN; found NaN at index 1"),
+        ({"qid": [0.0, np.nan, 1.0]}, r"qid must not contain NaN; found NaN at row 1"),
         ({"qid": [0, "a", 1.5]}, None),  # numpy turns mixed lists into strings: accepted
         ({"qid": np.array([0, "a", None], dtype=object)}, r"qid values must be mutually"),
         ({"k": 0}, r"k must be a positive integer or None; got 0"),

@@ -57,7 +57,7 @@ def _fit(problem, **params):
         data.X,
         user_features=data.user_features,
         item_features=data.item_features,
-        base_propensity=p_nb,
+        sample_propensity=p_nb,
         outcome=e,
     )
 
@@ -110,7 +110,9 @@ def test_weights_are_normalised_and_propensities_valid(problem, fitted):
     assert fitted.weights_.mean() == pytest.approx(1.0)
     assert (fitted.propensity_ > 0).all() and (fitted.propensity_ <= 1).all()
     assert fitted.effective_sample_size_ > 0.05 * len(data.X)
-    assert len(fitted.loss_curve_) == fitted.n_iter_ == 30
+    assert len(fitted.history_) == fitted.n_iter_ == 30
+    with pytest.warns(FutureWarning, match="loss_curve_ is deprecated"):
+        assert fitted.loss_curve_ == fitted.history_[:, "train_loss"]
 
 
 def test_reproducible_and_picklable(problem):
@@ -142,7 +144,7 @@ def test_collapse_is_detected_with_advice():
             data.X,
             user_features=data.user_features,
             item_features=data.item_features,
-            base_propensity=base,
+            sample_propensity=base,
         )
     assert kb.effective_sample_size_ < 0.05 * len(data.X)
 
@@ -159,8 +161,8 @@ def test_no_warning_on_healthy_weights(problem):
         ({"user_features": np.ones((60, 2))}, "given together"),
         ({}, "needs kernel features"),
         ({"y": np.full(10, 2.0)}, r"y must hold labels in \[0, 1\] .*; entry 0 is 2.0"),
-        ({"base_propensity": np.zeros(10), "y": np.zeros(10)}, "base_propensity must hold"),
-        ({"base_propensity": np.full(3, 0.5), "y": np.zeros(10)}, "one value per row"),
+        ({"sample_propensity": np.zeros(10), "y": np.zeros(10)}, "sample_propensity must hold"),
+        ({"sample_propensity": np.full(3, 0.5), "y": np.zeros(10)}, "one value per row"),
     ],
 )
 def test_bad_input(kwargs, match):
@@ -241,14 +243,14 @@ def test_adaptive_centre_search_caps_its_system():
     # Large batches (the authors' B = 2048 on Yahoo! R3) use a subsample of the batch and
     # the first candidates: the centres are valid candidates and the cost stays bounded.
     torch = pytest.importorskip("torch")
-    from skultr.propensity._balancing_torch import Balancer
+    from skultr._torch._balancing import Balancer
 
     balancer = Balancer(
         kernel="gaussian",
         bandwidth=1.0,
         n_centers=3,
         centers="adaptive",
-        C=0.01,
+        balance_tol=0.01,
         entropy_weight=1.0,
         penalty=1.0,
         ridge=1e-3,

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from skultr.datasets._ltr import resolve_click_model
 from skultr.ranking import CascadeModel, PositionBasedModel, TrustBiasModel
-from skultr.ranking._simulation import graded_click_probability, resolve_click_model
+from skultr.ranking._simulation import graded_click_probability
 
 N = 200_000  # sessions per rate check: standard error of a rate <= 0.0012
 

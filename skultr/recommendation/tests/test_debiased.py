@@ -99,7 +99,7 @@ def test_joint_balancing_reduces_imbalance():
 def test_string_balancing_uses_the_papers_settings(data):
     model = DebiasedMFRecommender(method="ips", balancing="worst", **SMALL).fit(data.X, data.yb)
     kb = model.balancing_
-    assert (kb.centers, kb.n_centers, kb.penalty, kb.C) == ("worst", 3, 1.0, 0.01)
+    assert (kb.centers, kb.n_centers, kb.penalty, kb.balance_tol) == ("worst", 3, 1.0, 0.01)
 
 
 def test_reproducible_with_random_state_and_picklable(data):
@@ -149,7 +149,7 @@ def test_bad_input(params, fit_kwargs, match):
 
 
 def test_uniform_initialisation(data):
-    from skultr.propensity._balancing_torch import MatrixFactorization
+    from skultr._torch._balancing import MatrixFactorization
 
     module = MatrixFactorization(50, 40, 4, biases=False, init_std="uniform")
     for table in (module.user_factors.weight, module.item_factors.weight):

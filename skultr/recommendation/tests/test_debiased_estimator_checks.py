@@ -56,8 +56,8 @@ class KernelBalancingOnPairs(KernelBalancingPropensity):
     def fit(self, X, y=None):
         return super().fit(as_pairs(X), _labels(X, y))
 
-    def predict(self, X, base_propensity=None):
-        return super().predict(as_pairs(X), base_propensity)
+    def predict(self, X, sample_propensity=None):
+        return super().predict(as_pairs(X), sample_propensity)
 
 
 class NaiveBayesOnPairs(NaiveBayesPropensity):

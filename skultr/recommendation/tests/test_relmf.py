@@ -19,7 +19,7 @@ from skultr.recommendation import (
     WMFRecommender,
     interaction_matrix,
 )
-from skultr.recommendation._relmf import AlsSide, als_half_step
+from skultr.recommendation._als import AlsSide, als_half_step
 
 CPU = {"device": "cpu", "random_state": 0}
 
@@ -56,14 +56,15 @@ def _ideal_loss(relevance, scores, loss="least_squares"):
 def test_relmf_beats_naive_mf_on_ideal_loss_and_true_relevance_dcg(mnar):
     """Same factors, solver and penalty; only the propensity weighting differs.
 
-    Measured with this seed (n_factors=5, reg=3): naive MF ideal loss 0.156, true-relevance
-    DCG@5 2.055; Rel-MF with the default popularity propensity 0.141 / 2.139; Rel-MF with the
-    true exposure clipped at 0.2: 0.136 / 2.218. The margins asserted are about half of those.
+    Measured with this seed (n_factors=5, weight_decay=3): naive MF ideal loss 0.156,
+    true-relevance DCG@5 2.055; Rel-MF with the default popularity propensity 0.141 / 2.139;
+    Rel-MF with the true exposure, weights capped at 5 (1/0.2): 0.136 / 2.218. The margins
+    asserted are about half of those.
     """
-    params = {"n_factors": 5, "reg": 3.0, **CPU}
+    params = {"n_factors": 5, "weight_decay": 3.0, **CPU}
     naive = ImplicitMFRecommender(**params).fit(mnar.X)
     popularity = RelMFRecommender(**params).fit(mnar.X)
-    oracle = RelMFRecommender(propensity=mnar.exposure, clip=0.2, **params).fit(mnar.X)
+    oracle = RelMFRecommender(propensity=mnar.exposure, max_weight=5.0, **params).fit(mnar.X)
     loss = {
         name: _ideal_loss(mnar.relevance, _scores(m))
         for name, m in [("naive", naive), ("popularity", popularity), ("oracle", oracle)]
@@ -87,7 +88,7 @@ def test_relmf_logistic_beats_naive_logistic_on_the_ideal_loss():
     params = {
         "n_factors": 5,
         "loss": "logistic",
-        "reg": 1.0,
+        "weight_decay": 1.0,
         "max_epochs": 10,
         "batch_size": 1024,
         "lr": 0.05,
@@ -141,17 +142,21 @@ def test_clipping_trades_bias_for_variance():
     p_click = (data.exposure * data.relevance).ravel()
     draws = [rng.random(p_click.shape) < p_click for _ in range(300)]
     summary = {}
-    for clip in (0.0, 0.02, 0.1):
+    for max_weight in (None, 50.0, 10.0):
         estimates = np.array(
             [
                 ips_pointwise_loss(
-                    y, scores.ravel(), propensity=data.exposure.ravel(), loss="logistic", clip=clip
+                    y,
+                    scores.ravel(),
+                    propensity=data.exposure.ravel(),
+                    loss="logistic",
+                    max_weight=max_weight,
                 )
                 for y in draws
             ]
         )
         se = estimates.std(ddof=1) / np.sqrt(len(estimates))
-        summary[clip] = (abs(estimates.mean() - ideal), estimates.std(ddof=1), se)
+        summary[max_weight] = (abs(estimates.mean() - ideal), estimates.std(ddof=1), se)
     (bias0, sd0, se0), (bias1, sd1, _), (bias2, sd2, se2) = summary.values()
     assert bias0 < 3 * se0, summary
     assert sd0 > sd1 > sd2 and sd2 < 0.5 * sd0, summary
@@ -171,11 +176,17 @@ def test_als_reaches_the_global_optimum_given_by_the_shrunk_svd(small):
     """The least-squares Rel-MF objective is minimised by the rank-k SVD of Y/θ with
     singular values shrunk by reg; ALS must reach it (relative gap < 1e-3)."""
     theta = small.exposure
-    clip, reg, k = 0.1, 0.5, 4
+    max_weight, reg, k = 10.0, 0.5, 4
     model = RelMFRecommender(
-        n_factors=k, propensity=theta, clip=clip, reg=reg, max_epochs=300, tol=1e-10, **CPU
+        n_factors=k,
+        propensity=theta,
+        max_weight=max_weight,
+        weight_decay=reg,
+        max_epochs=300,
+        tol=1e-10,
+        **CPU,
     ).fit(small.X)
-    target = small.clicks / np.maximum(theta, clip)
+    target = small.clicks * np.minimum(1 / theta, max_weight)
     _, sigma, _ = svds(target, k=k)
     sigma = np.sort(sigma)[::-1]
     # min over rank-k X of ||X - T||^2 + 2 reg ||X||_*: the top singular values shrunk by reg,
@@ -218,22 +229,22 @@ def test_stochastic_loss_is_an_unbiased_estimate_of_the_full_objective(small):
             n_factors=3,
             loss=loss,
             solver="stochastic",
-            clip=0.05,
+            max_weight=20.0,
             propensity=small.exposure,
-            reg=0.7,
+            weight_decay=0.7,
             max_epochs=1,
             batch_size=len(small.X),
             n_negatives=8,
             **CPU,
         ).fit(small.X)
         scores = _scores(model)
-        weight = small.clicks / np.maximum(small.exposure, 0.05)
+        weight = small.clicks * np.minimum(1 / small.exposure, 20.0)
         exact = ips_pointwise_loss(weight.ravel(), scores.ravel(), loss=loss)
         exact += (
             0.7 / scores.size * ((model.user_factors_**2).sum() + (model.item_factors_**2).sum())
         )
         users, items = small.X[:, 0], small.X[:, 1]
-        inverse = 1 / np.maximum(small.exposure[users, items], 0.05)
+        inverse = np.minimum(1 / small.exposure[users, items], 20.0)
         batch = tuple(torch.as_tensor(v) for v in (users, items)) + tuple(
             torch.as_tensor(v, dtype=torch.float32) for v in (inverse, 1 - inverse)
         )
@@ -247,10 +258,10 @@ def test_stochastic_loss_is_an_unbiased_estimate_of_the_full_objective(small):
 
 
 def test_stochastic_least_squares_approaches_the_als_solution(small):
-    als = RelMFRecommender(n_factors=4, reg=0.5, **CPU).fit(small.X)
+    als = RelMFRecommender(n_factors=4, weight_decay=0.5, **CPU).fit(small.X)
     sgd = RelMFRecommender(
         n_factors=4,
-        reg=0.5,
+        weight_decay=0.5,
         solver="stochastic",
         max_epochs=150,
         batch_size=512,
@@ -264,7 +275,7 @@ def test_stochastic_least_squares_approaches_the_als_solution(small):
 
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 def test_sigmoid_losses_train_with_the_stochastic_solver(small, loss):
-    model = RelMFRecommender(n_factors=4, loss=loss, clip=0.1, max_epochs=5, **CPU)
+    model = RelMFRecommender(n_factors=4, loss=loss, max_weight=10.0, max_epochs=5, **CPU)
     model.fit(small.X)
     assert model.solver_ == "stochastic" and model.n_iter_ == 5
     losses = model.history_[:, "train_loss"]
@@ -312,11 +323,11 @@ def test_propensity_as_item_array_matrix_and_estimator_agree(small):
     assert fits[1].propensity_.shape == (small.n_users, small.n_items)
 
 
-def test_clip_counts_and_caps_the_weights(small):
-    model = RelMFRecommender(n_factors=2, propensity=small.exposure, clip=0.3, **CPU)
+def test_max_weight_counts_and_caps_the_weights(small):
+    model = RelMFRecommender(n_factors=2, propensity=small.exposure, max_weight=3.0, **CPU)
     model.fit(small.X)
     theta = small.exposure[small.X[:, 0], small.X[:, 1]]
-    assert model.n_clipped_ == int((theta < 0.3).sum()) > 0
+    assert model.n_clipped_ == int((1 / theta > 3.0).sum()) > 0
 
 
 def test_recommend_excludes_training_pairs_and_sorts(small):
@@ -398,7 +409,7 @@ def test_predict_rejects_unknown_pairs(small):
 
 
 def test_clone_params_and_pickle_round_trip(small):
-    model = RelMFRecommender(n_factors=3, clip=0.1, **CPU)
+    model = RelMFRecommender(n_factors=3, max_weight=10.0, **CPU)
     assert clone(model).get_params() == model.get_params()
     model.set_params(n_factors=4)
     assert model.n_factors == 4
@@ -419,14 +430,14 @@ def test_random_state_makes_fits_reproducible(small, solver):
     assert not np.allclose(first.user_factors_, other.user_factors_)
 
 
-def test_grid_search_over_clip_and_n_factors_on_a_mar_test_split(small):
+def test_grid_search_over_max_weight_and_n_factors_on_a_mar_test_split(small):
     """Train rows (clicks) and MAR test rows (relevance labels) in one X, PredefinedSplit."""
     X = np.vstack([small.X, small.X_test])
     y = np.r_[np.ones(len(small.X)), small.y_test]
     fold = np.r_[np.full(len(small.X), -1), np.zeros(len(small.X_test), dtype=int)]
     search = GridSearchCV(
         RelMFRecommender(n_users=small.n_users, n_items=small.n_items, **CPU),
-        {"clip": [0.0, 0.1], "n_factors": [2, 8]},
+        {"max_weight": [None, 10.0], "n_factors": [2, 8]},
         scoring=make_recommendation_scorer("dcg", k=5, gain="linear"),
         cv=PredefinedSplit(fold),
         refit=False,

@@ -1,22 +1,37 @@
-"""Torch parts of kernel balancing (private; imported lazily so skultr.propensity stays light).
+"""The kernel-balancing core shared by skultr.propensity and skultr.recommendation (private).
 
-Shared by :class:`skultr.propensity.KernelBalancingPropensity` and
-:class:`skultr.recommendation.DebiasedMFRecommender`:
+:class:`skultr.propensity.KernelBalancingPropensity` and the balanced variants of
+:class:`skultr.recommendation.DebiasedMFRecommender` learn the same weight model:
 
 - :class:`~skultr._torch._modules.MatrixFactorization` (from the engine): the prediction,
-  imputation and weight models.
-- :func:`kernel_matrix`: Gaussian or exponential kernel between two batches of features.
+  imputation and weight models;
+- :func:`fit_embeddings`: a first, naive MF fit whose embeddings serve as kernel features;
+- :func:`prepare_balancing`: the set-up both fits share (standardised feature tables, the
+  kernel bandwidth, the :class:`Balancer`);
 - :class:`Balancer`: the weight model's objective (KL to the base weights plus the hinge
-  penalty of the kernel moment conditions) with random, worst-case or adaptive centres.
-- :func:`fit_embeddings`: a first, naive MF fit whose embeddings are the kernel features.
+  penalty of the kernel moment conditions) with random, worst-case or adaptive centres;
+- :func:`mmd_pair` and :func:`warn_if_collapsed`: the diagnostics of the fitted weights.
+
+Importing this module loads torch: :mod:`skultr.propensity` imports it inside its methods.
 """
 
+import warnings
+
+import numpy as np
 import torch
+from sklearn.utils import check_random_state
 from torch import nn
 
 from skultr._torch import iterate_batches, make_optimizer, run_epochs
 from skultr._torch._modules import MatrixFactorization
-from skultr._torch._random import seeded
+from skultr._torch._random import seeded, stream_seed
+from skultr.utils._deprecation import resolve_renamed
+from skultr.utils._mmd import mmd_of_weights
+
+# Weights whose effective sample size is below this share of the pairs are "collapsed".
+COLLAPSE_ESS_RATIO = 0.05
+# Ridge of the worst-case and adaptive centre selection (relative; see Balancer.select).
+_RIDGE = 1e-2
 
 
 def kernel_matrix(A, B, kernel, bandwidth):
@@ -51,9 +66,10 @@ class Balancer:
     ``x_m`` drawn uniformly from the catalogue, the objective is
 
     ``λ mean_b (w_b log(w_b / q_b) − w_b + q_b)
-      + γ [Σ_j max(0, |h^obs_j − h^all_j| − C) + max(0, |mean_b w_b − 1| − C)]``
+      + γ [Σ_j max(0, |h^obs_j − h^all_j| − τ) + max(0, |mean_b w_b − 1| − τ)]``
 
-    with ``h^obs_j = mean_b w_b K(x_b, c_j)`` and ``h^all_j = mean_m K(x_m, c_j)``.
+    with ``h^obs_j = mean_b w_b K(x_b, c_j)``, ``h^all_j = mean_m K(x_m, c_j)`` and the tolerance
+    ``τ = balance_tol``.
     """
 
     # Worst-case selection solves an (M x M) system: at most ``max_worst_candidates``.
@@ -70,7 +86,7 @@ class Balancer:
         bandwidth,
         n_centers,
         centers,
-        C,
+        balance_tol,
         entropy_weight,
         penalty,
         ridge,
@@ -80,7 +96,7 @@ class Balancer:
         self.bandwidth = bandwidth
         self.n_centers = n_centers
         self.centers = centers
-        self.C = C
+        self.balance_tol = balance_tol
         self.entropy_weight = entropy_weight
         self.penalty = penalty
         self.ridge = ridge
@@ -133,8 +149,8 @@ class Balancer:
         with torch.no_grad():
             h_all = self.gram(centers, x_all).mean(1)
         h_obs = (w[:, None] * self.gram(x_obs, centers)).mean(0)
-        violation = torch.relu((h_obs - h_all).abs() - self.C).sum()
-        violation = violation + torch.relu((w.mean() - 1.0).abs() - self.C)
+        violation = torch.relu((h_obs - h_all).abs() - self.balance_tol).sum()
+        violation = violation + torch.relu((w.mean() - 1.0).abs() - self.balance_tol)
         divergence = (w * log_ratio - w + q).mean()
         return self.entropy_weight * divergence + self.penalty * violation
 
@@ -160,7 +176,7 @@ def fit_embeddings(
 
     ``users``, ``items``, ``y`` are device tensors; ``y`` in [0, 1].
     """
-    with seeded(seed, device):
+    with seeded(stream_seed(seed, "init"), device):
         module = MatrixFactorization(
             n_users, n_items, n_factors, biases=biases, init_std=init_std
         ).to(device)
@@ -170,16 +186,15 @@ def fit_embeddings(
         u, i, target = batch
         return nn.functional.binary_cross_entropy_with_logits(model(u, i), target)
 
-    with seeded(seed + 1, device):
-        run_epochs(
-            module=module,
-            optimizer=optimizer,
-            loss_fn=loss_fn,
-            train=(users, items, y),
-            n_epochs=n_epochs,
-            batch_size=batch_size,
-            seed=seed,
-        )
+    run_epochs(
+        module=module,
+        optimizer=optimizer,
+        loss_fn=loss_fn,
+        train=(users, items, y),
+        n_epochs=n_epochs,
+        batch_size=batch_size,
+        seed=seed,
+    )
     module.eval()
     return module
 
@@ -200,3 +215,102 @@ def batched_logits(module, users, items, batch_size=65536):
     """Logits of ``module`` over many pairs, batch by batch (no per-sample Python)."""
     outputs = [module(u, i) for u, i in iterate_batches((users, items), batch_size)]
     return torch.cat(outputs)
+
+
+# Catalogue pairs drawn to set the median-heuristic bandwidth.
+BANDWIDTH_PAIRS = 2000
+
+
+def prepare_balancing(user_table, item_table, *, settings, seed, device, **balancer_options):
+    """Standardised feature tables, bandwidth and :class:`Balancer` of one balancing fit.
+
+    ``settings`` carries the balancing parameters of
+    :class:`~skultr.propensity.KernelBalancingPropensity` as attributes (``kernel``,
+    ``bandwidth``, ``n_centers``, ``centers``, ``balance_tol`` (or its deprecated name ``C``),
+    ``entropy_weight``, ``penalty``). The
+    feature tables (one row per user and per item) are standardised column by column. With
+    ``bandwidth="median"`` the bandwidth is half the median distance between the features of
+    ``BANDWIDTH_PAIRS`` catalogue pairs drawn uniformly by a generator seeded with ``seed``
+    (which also drives :func:`median_bandwidth`'s subsample); a number is used as given.
+    ``balancer_options`` go to :class:`Balancer` (e.g. ``max_worst_candidates``).
+
+    Returns
+    -------
+    user_features, item_features : torch.Tensor
+        The standardised tables.
+    bandwidth : float
+    balancer : Balancer
+    """
+    user_features, item_features = standardised_tables(user_table, item_table)
+    if settings.bandwidth == "median":
+        generator = torch.Generator(device=device).manual_seed(seed)
+        size = (BANDWIDTH_PAIRS,)
+        rows = torch.randint(user_features.shape[0], size, device=device, generator=generator)
+        cols = torch.randint(item_features.shape[0], size, device=device, generator=generator)
+        pairs = torch.cat([user_features[rows], item_features[cols]], dim=1)
+        bandwidth = 0.5 * median_bandwidth(pairs, generator)
+    else:
+        bandwidth = float(settings.bandwidth)
+    balancer = Balancer(
+        kernel=settings.kernel,
+        bandwidth=bandwidth,
+        n_centers=settings.n_centers,
+        centers=settings.centers,
+        balance_tol=resolve_renamed(settings, "C", "balance_tol"),
+        entropy_weight=settings.entropy_weight,
+        penalty=settings.penalty,
+        ridge=_RIDGE,
+        **balancer_options,
+    )
+    return user_features, item_features, bandwidth, balancer
+
+
+def effective_sample_size(weights):
+    """Kish's effective sample size ``(Σ w)² / Σ w²`` of non-negative weights."""
+    weights = np.asarray(weights, dtype=np.float64)
+    total = weights.sum()
+    squares = (weights * weights).sum()
+    return float(total * total / squares) if squares > 0 else 0.0
+
+
+def warn_if_collapsed(weights, *, what, advice, stacklevel=3):
+    """Warn when a few pairs carry most of the weight; return the effective sample size."""
+    ess = effective_sample_size(weights)
+    n = len(weights)
+    if n and ess < COLLAPSE_ESS_RATIO * n:
+        warnings.warn(
+            f"{what} collapsed: their effective sample size is {ess:.1f} of {n} observed "
+            f"pairs ({100 * ess / n:.2f}% < {100 * COLLAPSE_ESS_RATIO:.0f}%), so a few pairs "
+            f"carry almost all the weight. {advice}",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    return ess
+
+
+def mmd_pair(
+    user_table, item_table, users, items, weight_vectors, *, kernel, bandwidth, seed, n_sample=2000
+):
+    """Squared MMD between observed pairs (a sample of ``n_sample``) and the catalogue.
+
+    The catalogue side is every pair when it has at most ``n_sample`` pairs, else a uniform
+    sample of ``n_sample`` pairs; one ``(mmd2, se)`` pair per weight vector (see
+    :func:`skultr.utils._mmd.mmd_of_weights`), on the same samples.
+    """
+    rng = check_random_state(seed % (2**32 - 1))
+    obs = rng.choice(len(users), size=min(n_sample, len(users)), replace=False)
+    n_users, n_items = len(user_table), len(item_table)
+    if n_users * n_items <= n_sample:
+        all_u, all_i = np.divmod(np.arange(n_users * n_items), n_items)
+    else:
+        all_u = rng.randint(n_users, size=n_sample)
+        all_i = rng.randint(n_items, size=n_sample)
+    x_obs = np.hstack([user_table[users[obs]], item_table[items[obs]]])
+    x_all = np.hstack([user_table[all_u], item_table[all_i]])
+    return mmd_of_weights(
+        x_obs,
+        x_all,
+        [np.asarray(w, dtype=np.float64)[obs] for w in weight_vectors],
+        kernel,
+        bandwidth,
+    )

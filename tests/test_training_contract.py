@@ -1,0 +1,127 @@
+"""One training contract for every iterative estimator (issue 12, item 1).
+
+Every public estimator trained epoch by epoch (SGD, ALS sweeps, balancing steps) is found
+from the registry by its ``max_epochs`` parameter and must, after ``fit``:
+
+- have ``history_`` with the engine's columns, one row per epoch, and ``n_iter_`` equal to
+  the number of rows;
+- show exactly one progress bar with ``verbose=1`` (and print nothing to stdout);
+- where it has ``warm_start``: two warm-started fits of ``m`` epochs equal one fit of ``2m``.
+"""
+
+import inspect
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+from skultr.utils._drop_in import (
+    ESTIMATORS,
+    click_log,
+    family_of,
+    fit_pairs,
+    interactions,
+    small_instance,
+)
+
+ITERATIVE = [
+    (name, cls) for name, cls in ESTIMATORS if "max_epochs" in inspect.signature(cls).parameters
+]
+WARM = [
+    (name, cls) for name, cls in ITERATIVE if "warm_start" in inspect.signature(cls).parameters
+]
+COLUMNS = {"epoch", "train_loss", "train_loss_best", "train_batch_count", "dur"}
+
+
+def _fit(est):
+    family = family_of(type(est))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if family == "click_ranker":
+            log, frame, _ = click_log()
+            return est.fit(frame, log.clicks)
+        pairs, y = interactions()
+        return fit_pairs(est, pairs, y)
+
+
+def _instance(name, cls, **params):
+    est = small_instance(name, cls)
+    settable = {k: v for k, v in params.items() if k in est.get_params()}
+    return est.set_params(device="cpu", random_state=0, **settable)
+
+
+def _outputs(est):
+    family = family_of(type(est))
+    if family == "click_ranker":
+        log, frame, _ = click_log()
+        return est.predict(frame)
+    if hasattr(est, "weights_"):
+        return est.weights_
+    pairs, _ = interactions()
+    return est.predict(pairs)
+
+
+def test_iterative_estimators_are_found():
+    names = {name for name, _ in ITERATIVE}
+    assert {"DLARanker", "RelMFRecommender", "KernelBalancingPropensity"} <= names
+
+
+@pytest.mark.parametrize(("name", "cls"), ITERATIVE, ids=[n for n, _ in ITERATIVE])
+def test_history_has_the_engine_columns(name, cls):
+    est = _fit(_instance(name, cls, max_epochs=3))
+    assert len(est.history_) == est.n_iter_ and 1 <= est.n_iter_ <= 3
+    assert est.history_[:, "epoch"] == list(range(1, est.n_iter_ + 1))
+    for row in est.history_:
+        assert set(row) >= COLUMNS, f"{name}: missing {COLUMNS - set(row)}"
+        assert np.isfinite(row["train_loss"])
+
+
+@pytest.mark.parametrize(("name", "cls"), ITERATIVE, ids=[n for n, _ in ITERATIVE])
+def test_verbose_one_shows_one_bar(name, cls, capsys):
+    est = _fit(_instance(name, cls, max_epochs=3, verbose=1))
+    out, err = capsys.readouterr()
+    assert out == ""
+    bars = set(re.findall(r"(\w+): +\d+%", err))
+    assert bars == {name}, f"{name}: progress bars {bars}"
+    assert f"{est.n_iter_}/3" in err
+
+
+@pytest.mark.parametrize(("name", "cls"), WARM, ids=[n for n, _ in WARM])
+def test_warm_start_equals_one_longer_fit(name, cls):
+    longer = _fit(_instance(name, cls, max_epochs=4, tol=0.0))
+    warm = _fit(_instance(name, cls, max_epochs=2, tol=0.0, warm_start=True))
+    _fit(warm)
+    assert warm.n_iter_ == longer.n_iter_ == 4
+    np.testing.assert_allclose(_outputs(warm), _outputs(longer), rtol=1e-5, atol=1e-6)
+
+
+CALLBACKS = [
+    (name, cls) for name, cls in ITERATIVE if "callbacks" in inspect.signature(cls).parameters
+]
+
+
+def _mean_prediction(net, X, y):
+    return float(np.mean(net.predict(X)))
+
+
+@pytest.mark.parametrize(("name", "cls"), CALLBACKS, ids=[n for n, _ in CALLBACKS])
+def test_skorch_callbacks_run_on_every_torch_estimator(name, cls, tmp_path):
+    from skorch.callbacks import Checkpoint, EpochScoring
+
+    from skultr._torch import BaseTorchEstimator
+
+    checkpoint = Checkpoint(monitor="train_loss_best", dirname=str(tmp_path))
+    callbacks = [checkpoint]
+    # A model whose predictions are ready during training is scored per epoch; the
+    # kernel-balancing propensity builds its weight tables only after its last epoch.
+    scored = issubclass(cls, BaseTorchEstimator)
+    if scored:
+        callbacks.append(EpochScoring(_mean_prediction, on_train=True, name="mean_prediction"))
+    est = _fit(_instance(name, cls, max_epochs=2, callbacks=callbacks))
+    if scored:
+        scores = est.history_[:, "mean_prediction"]
+        assert len(scores) == est.n_iter_ and np.isfinite(scores).all()
+    assert est.history_[:, "event_cp"] == est.history_[:, "train_loss_best"]
+    assert (tmp_path / "params.pt").exists() and (tmp_path / "history.json").exists()
+    assert est.callbacks == callbacks  # the parameter is left as given
