@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 
+from skultr.utils._click_log import check_position_propensity
 from skultr.utils._sklearn_compat import HasMethods
 
 from ._lists import clip_log_weights, log_ratio_to_position_one, weighted_softmax_cross_entropy
@@ -266,7 +267,10 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
             values, what = estimator.propensity_, f"the propensity_ of {type(estimator).__name__}"
         else:
             values, what = source, "propensity"
-        self.propensity_ = _check_propensity_vector(values, self.max_position, what, displayed)
+        values = check_position_propensity(
+            values, displayed, what=what, n_positions=self.max_position
+        )
+        self.propensity_ = values / values[0]
 
     def _build_module(self):
         module = super()._build_module()
@@ -278,36 +282,3 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
     def _log_weights(self, module, positions, mask):
         log_w = log_ratio_to_position_one(module.log_propensity, positions)
         return clip_log_weights(log_w, self.max_weight)
-
-
-def _check_propensity_vector(values, max_position, what, displayed):
-    """``values[:max_position]`` relative to position 1, ``NaN`` where not given.
-
-    Position 1 (the reference) and every ``displayed`` position (1-based) need a positive,
-    finite value; elsewhere a value may be missing or ``NaN``, but not zero, negative or
-    infinite.
-    """
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1 or len(array) == 0:
-        raise ValueError(
-            f"{what} must be 1-D with one entry per position (1, 2, ...); got shape {array.shape}."
-        )
-    array = np.r_[array[:max_position], np.full(max(max_position - len(array), 0), np.nan)]
-    needed = np.zeros(max_position, dtype=bool)
-    needed[0] = True
-    needed[np.asarray(displayed, dtype=np.int64) - 1] = True
-    valid = np.isfinite(array) & (array > 0)
-    bad = (needed & ~valid) | (~np.isnan(array) & ~valid)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        if i == 0 and np.isnan(array[0]):
-            raise ValueError(
-                f"{what} has no value at position 1, the reference of the inverse-propensity "
-                "weights p_1 / p_k (was no training row displayed at position 1?): pass the "
-                "positions as displayed (1 = top), or give the propensities."
-            )
-        raise ValueError(
-            f"{what} must be positive and finite at position 1 and at every displayed "
-            f"position; got {array[i]} at position {i + 1}."
-        )
-    return array / array[0]

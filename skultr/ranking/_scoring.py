@@ -22,6 +22,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from skultr.metrics import dcg_score
 from skultr.utils._click_log import (
     check_clicks,
+    check_position_propensity,
     check_positions,
     list_codes,
     split_frame_columns,
@@ -46,17 +47,7 @@ def _check_click_inputs(y_true, y_score, qid, position, propensity):
             )
     codes, n_lists = list_codes(qid, n)
     position = check_positions(position, codes, n_lists)
-    propensity = np.asarray(propensity, dtype=np.float64).reshape(-1)
-    if len(propensity) == 0:
-        raise ValueError("propensity must have at least one entry.")
-    used = np.unique(position[position <= len(propensity)]) - 1
-    bad = ~(np.isfinite(propensity[used]) & (propensity[used] > 0))
-    if bad.any():
-        k = int(used[np.flatnonzero(bad)[0]])
-        raise ValueError(
-            f"propensity must be positive and finite at every displayed position; got "
-            f"{propensity[k]} at position {k + 1}."
-        )
+    propensity = check_position_propensity(propensity, np.unique(position), reference=False)
     return clicks, y_score, codes, n_lists, position, propensity
 
 

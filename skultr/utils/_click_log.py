@@ -213,3 +213,45 @@ def check_positions(position, codes, n_lists):
 # --------------------------------------------------------------------------------------------
 # Padded tensors
 # --------------------------------------------------------------------------------------------
+
+
+def check_position_propensity(
+    values, displayed, *, what="propensity", n_positions=None, reference=True
+):
+    """A position-bias propensity vector (entry ``k - 1`` for position ``k``), validated.
+
+    Every ``displayed`` position (1-based) needs a positive, finite value, and so does
+    position 1 when it is the ``reference`` of the weights ``p_1 / p_k``; a position that is
+    never displayed may be missing or ``NaN``, but a value given there must not be zero,
+    negative or infinite. With ``n_positions`` the vector is cut or padded with ``NaN`` to
+    that length. The one check of a position propensity, shared by the rankers and the
+    click scorers.
+    """
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or len(array) == 0:
+        raise ValueError(
+            f"{what} must be 1-D with one entry per position (1, 2, ...); got shape {array.shape}."
+        )
+    if n_positions is not None:
+        array = np.r_[array[:n_positions], np.full(max(n_positions - len(array), 0), np.nan)]
+    displayed = np.asarray(displayed, dtype=np.int64)
+    needed = np.zeros(len(array), dtype=bool)
+    needed[displayed[(displayed >= 1) & (displayed <= len(array))] - 1] = True
+    needed[0] |= reference
+    valid = np.isfinite(array) & (array > 0)
+    bad = (needed & ~valid) | (~np.isnan(array) & ~valid)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        if i == 0 and reference and np.isnan(array[0]):
+            raise ValueError(
+                f"{what} has no value at position 1, the reference of the inverse-propensity "
+                "weights p_1 / p_k (was no training row displayed at position 1?): pass the "
+                "positions as displayed (1 = top), or give the propensities."
+            )
+        where = (
+            "position 1 and every displayed position" if reference else "every displayed position"
+        )
+        raise ValueError(
+            f"{what} must be positive and finite at {where}; got {array[i]} at position {i + 1}."
+        )
+    return array
