@@ -125,3 +125,19 @@ def test_skorch_callbacks_run_on_every_torch_estimator(name, cls, tmp_path):
     assert est.history_[:, "event_cp"] == est.history_[:, "train_loss_best"]
     assert (tmp_path / "params.pt").exists() and (tmp_path / "history.json").exists()
     assert est.callbacks == callbacks  # the parameter is left as given
+
+
+def test_warm_start_of_a_factor_model_refuses_ids_outside_its_catalogue():
+    from skultr.recommendation import ImplicitMFRecommender
+
+    pairs, y = interactions()
+    est = ImplicitMFRecommender(max_epochs=2, warm_start=True, random_state=0).fit(pairs, y)
+    factors = est.user_factors_.copy()
+    new = pairs.copy()
+    new[3, 0] = 999  # a user the model has no factors for
+    with pytest.raises(ValueError, match="user id 999 .* not in the training catalogue"):
+        est.fit(new, y)
+    np.testing.assert_array_equal(est.user_factors_, factors)
+    assert est.n_iter_ == 2
+    with pytest.raises(ValueError, match="n_factors"):
+        est.set_params(n_factors=est.n_factors + 1).fit(pairs, y)

@@ -188,6 +188,14 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
         tensors = tuple(tensors)
         if fresh:
             self._start_model(tensors[0].device, optimizer=epoch_step is None)
+        elif epoch_step is None and getattr(self, "optimizer_", None) is None:
+            # continuing a model whose optimizer state was not kept: a fresh optimizer
+            self.optimizer_ = make_optimizer(
+                self.optimizer,
+                self._optimizer_parameters(self.module_),
+                lr=self.lr,
+                weight_decay=self._optimizer_weight_decay(),
+            )
         valid = stopper = None
         if getattr(self, "early_stopping", False) and not incremental:
             tensors, valid = self._split_validation(tensors)

@@ -87,36 +87,19 @@ class ImplicitMFRecommender(PointwiseMF):
         Seeds the initial factors and the sampling: the same seed gives the same model on the
         same device.
     {verbose}
+    {warm_start_factors}
     {callbacks}
 
     Attributes
     ----------
-    user_factors_ : ndarray of shape (n_users_, n_factors)
-        Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
-    item_factors_ : ndarray of shape (n_items_, n_factors)
-        Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
-        of a pair is the dot product of its two rows.
-    user_ids_ : ndarray of shape (n_users_,)
-        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
-        distinct user ids of the training pairs.
-    item_ids_ : ndarray of shape (n_items_,)
-        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
-        distinct item ids of the training pairs.
-    n_users_, n_items_ : int
-        Catalogue sizes.
+    {factors_attributes}
+    {catalogue_attributes}
     n_clicks_ : int
         Distinct pairs with positive feedback (``y = 1``, or every pair without ``y``) trained on.
     n_duplicates_ : int
         Repeated (user, item) rows merged into one (their feedback aggregated with ``max``:
         a pair is clicked if any of its rows is).
-    seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
-        Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
-    item_popularity_ : ndarray of shape (n_items_,)
-        Number of training users with positive feedback on each item (as floats): the
-        scores of the popularity fallback for cold users.
-    warm_users_ : ndarray of bool, shape (n_users_,)
-        Users with positive feedback in training; the others are cold users (see
-        ``cold_start``).
+    {implicit_cold_start_attributes}
     solver_ : {"als", "stochastic"}
         The solver used (``solver`` with ``"auto"`` resolved).
     n_iter_ : int
@@ -186,6 +169,7 @@ class ImplicitMFRecommender(PointwiseMF):
         device="auto",
         random_state=None,
         verbose=0,
+        warm_start=False,
         callbacks=None,
         reg=DEPRECATED,
     ):
@@ -207,6 +191,7 @@ class ImplicitMFRecommender(PointwiseMF):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.reg = reg
 
@@ -287,35 +272,18 @@ class WMFRecommender(PointwiseMF):
         Seeds the initial factors and the sampling: the same seed gives the same model on the
         same device.
     {verbose}
+    {warm_start_factors}
     {callbacks}
 
     Attributes
     ----------
-    user_factors_ : ndarray of shape (n_users_, n_factors)
-        Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
-    item_factors_ : ndarray of shape (n_items_, n_factors)
-        Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
-        of a pair is the dot product of its two rows.
-    user_ids_ : ndarray of shape (n_users_,)
-        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
-        distinct user ids of the training pairs.
-    item_ids_ : ndarray of shape (n_items_,)
-        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
-        distinct item ids of the training pairs.
-    n_users_, n_items_ : int
-        Catalogue sizes.
+    {factors_attributes}
+    {catalogue_attributes}
     n_clicks_ : int
         Distinct pairs with positive feedback (``y > 0``, or every pair without ``y``) trained on.
     n_duplicates_ : int
         Repeated (user, item) rows merged into one (their feedback aggregated with ``max``).
-    seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
-        Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
-    item_popularity_ : ndarray of shape (n_items_,)
-        Number of training users with positive feedback on each item (as floats): the
-        scores of the popularity fallback for cold users.
-    warm_users_ : ndarray of bool, shape (n_users_,)
-        Users with positive feedback in training; the others are cold users (see
-        ``cold_start``).
+    {implicit_cold_start_attributes}
     solver_ : {"als", "stochastic"}
         The solver used (``solver`` with ``"auto"`` resolved).
     n_iter_ : int
@@ -390,6 +358,7 @@ class WMFRecommender(PointwiseMF):
         device="auto",
         random_state=None,
         verbose=0,
+        warm_start=False,
         callbacks=None,
         reg=DEPRECATED,
     ):
@@ -412,6 +381,7 @@ class WMFRecommender(PointwiseMF):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.reg = reg
 
@@ -484,36 +454,19 @@ class BPRRecommender(BaseImplicitMF):
         Seeds the initial factors, the batch order and the negative sampling: the same
         seed gives the same model on the same device.
     {verbose}
+    {warm_start_factors}
     {callbacks}
 
     Attributes
     ----------
-    user_factors_ : ndarray of shape (n_users_, n_factors)
-        Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
-    item_factors_ : ndarray of shape (n_items_, n_factors)
-        Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
-        of a pair is the dot product of its two rows.
-    user_ids_ : ndarray of shape (n_users_,)
-        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
-        distinct user ids of the training pairs.
-    item_ids_ : ndarray of shape (n_items_,)
-        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
-        distinct item ids of the training pairs.
-    n_users_, n_items_ : int
-        Catalogue sizes.
+    {factors_attributes}
+    {catalogue_attributes}
     n_clicks_ : int
         Distinct pairs with positive feedback (``y = 1``, or every pair without ``y``) trained on.
     n_duplicates_ : int
         Repeated (user, item) rows merged into one (their feedback aggregated with ``max``:
         a pair is clicked if any of its rows is).
-    seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
-        Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
-    item_popularity_ : ndarray of shape (n_items_,)
-        Number of training users with positive feedback on each item (as floats): the
-        scores of the popularity fallback for cold users.
-    warm_users_ : ndarray of bool, shape (n_users_,)
-        Users with positive feedback in training; the others are cold users (see
-        ``cold_start``).
+    {implicit_cold_start_attributes}
     n_iter_ : int
         Epochs run (passes over the clicks), always ``max_epochs``.
     history_ : skorch.history.History
@@ -578,6 +531,7 @@ class BPRRecommender(BaseImplicitMF):
         device="auto",
         random_state=None,
         verbose=0,
+        warm_start=False,
         callbacks=None,
         reg=DEPRECATED,
     ):
@@ -596,6 +550,7 @@ class BPRRecommender(BaseImplicitMF):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.reg = reg
 
@@ -604,7 +559,7 @@ class BPRRecommender(BaseImplicitMF):
         self._click_keys = to_tensor(users * self.n_items_ + items, device, torch.int64)
         tensors = (to_tensor(users, device, torch.int64), to_tensor(items, device, torch.int64))
         try:
-            self._train(tensors, fresh=True, X=self._fit_input[0], y=self._fit_input[1])
+            self._train(tensors, fresh=self._fresh_fit, X=self._fit_input[0], y=self._fit_input[1])
         finally:
             del self._click_keys
 

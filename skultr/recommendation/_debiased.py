@@ -241,14 +241,7 @@ default="adaptive"
         User bias terms of the prediction model; only with ``biases=True``.
     item_bias_ : ndarray of shape (n_items_,)
         Item bias terms of the prediction model; only with ``biases=True``.
-    user_ids_ : ndarray of shape (n_users_,)
-        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
-        distinct user ids of the training pairs.
-    item_ids_ : ndarray of shape (n_items_,)
-        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
-        distinct item ids of the training pairs.
-    n_users_, n_items_ : int
-        Catalogue sizes.
+    {catalogue_attributes}
     seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
         Training pairs, excluded by ``recommend(exclude_seen=True)``.
     item_popularity_ : ndarray of shape (n_items_,)

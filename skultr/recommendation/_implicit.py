@@ -95,6 +95,7 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
     }
     # k of the default score (Recall@k of held-out positives over the catalogue).
     score_k = 10
@@ -145,10 +146,18 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         # λ of the objective's L2 term (``reg`` is its deprecated name); fit reads this copy
         # and never writes the parameters.
         self._l2_strength = resolve_renamed(self, "reg", "weight_decay")
-        users, items, y = self._fit_pairs(X, y, n_users=self.n_users, n_items=self.n_items)
-        y = self._check_feedback(y)
         self._check_solver()
-        device = resolve_device(self.device)
+        # warm_start continues the fitted factors on the fitted catalogue: every id of X
+        # must be in it (an unknown one is an error that names it, before any change).
+        self._fresh_fit = not (self.warm_start and hasattr(self, "module_"))
+        if self._fresh_fit:
+            users, items, y = self._fit_pairs(X, y, n_users=self.n_users, n_items=self.n_items)
+            device = resolve_device(self.device)
+        else:
+            self._check_continuable()
+            users, items, y = self._encode_pairs(X, y)
+            device = torch.device(self.device_)
+        y = self._check_feedback(y)
         users, items, y, n_duplicates = aggregate_duplicates(users, items, y, how="max")
         self.n_duplicates_ = n_duplicates
         values = np.ones(users.shape[0]) if y is None else y
@@ -166,14 +175,24 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
             self._fit_factors(users[positive], items[positive], values[positive], device)
         finally:
             del self._logged, self._fit_input
-        # These models start afresh on each fit (no warm_start), so the optimizer state
-        # (two more copies of the factor tables with Adam) is not kept or pickled.
-        vars(self).pop("optimizer_", None)
+        if not self.warm_start:
+            # Nothing continues this model: the optimizer state (two more copies of the
+            # factor tables with Adam) is neither kept nor pickled.
+            vars(self).pop("optimizer_", None)
         self._sync_fitted_state()
         return self
 
     def _check_solver(self):
         """Hook: reject parameter combinations before any work (pointwise models)."""
+
+    def _check_continuable(self):
+        """warm_start: the parameters that shape the model must be those it was fitted with."""
+        fitted = self.module_.user_factors.weight.shape[1]
+        if fitted != self.n_factors:
+            raise ValueError(
+                f"warm_start=True continues a model with n_factors={fitted}; got "
+                f"n_factors={self.n_factors}. Set warm_start=False to fit a new model."
+            )
 
     # -- prediction ----------------------------------------------------------------------
     def _score_pairs(self, users, items):
@@ -240,6 +259,14 @@ class PointwiseMF(BaseImplicitMF):
             return self.solver
         return "als" if self._loss_name() == "least_squares" else "stochastic"
 
+    def _check_continuable(self):
+        super()._check_continuable()
+        if self._resolved_solver() != self.solver_:
+            raise ValueError(
+                f"warm_start=True continues a model trained with solver={self.solver_!r}; "
+                f"got solver={self.solver!r}. Set warm_start=False to fit a new model."
+            )
+
     def _check_solver(self):
         if self._resolved_solver() == "als" and self._loss_name() != "least_squares":
             raise ValueError(
@@ -268,7 +295,7 @@ class PointwiseMF(BaseImplicitMF):
                 to_tensor(a, device),
                 to_tensor(b, device),
             )
-            self._train(tensors, fresh=True, X=self._fit_input[0], y=self._fit_input[1])
+            self._train(tensors, fresh=self._fresh_fit, X=self._fit_input[0], y=self._fit_input[1])
 
     # -- stochastic solver ---------------------------------------------------------------
     def _loss(self, module, batch):
@@ -344,7 +371,7 @@ class PointwiseMF(BaseImplicitMF):
 
         self._train(
             (torch.empty(0, device=device),),
-            fresh=True,
+            fresh=self._fresh_fit,
             X=self._fit_input[0],
             y=self._fit_input[1],
             epoch_step=sweep,

@@ -127,15 +127,12 @@ class RelMFRecommender(PointwiseMF):
         Seeds the initial factors and the sampling: the same seed gives the same model on the
         same device.
     {verbose}
+    {warm_start_factors}
     {callbacks}
 
     Attributes
     ----------
-    user_factors_ : ndarray of shape (n_users_, n_factors)
-        Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
-    item_factors_ : ndarray of shape (n_items_, n_factors)
-        Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
-        of a pair is the dot product of its two rows.
+    {factors_attributes}
     user_ids_ : ndarray of shape (n_users_,)
         The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
         distinct user ids of the training pairs.
@@ -280,6 +277,7 @@ class RelMFRecommender(PointwiseMF):
         device="auto",
         random_state=None,
         verbose=0,
+        warm_start=False,
         callbacks=None,
         clip=DEPRECATED,
         reg=DEPRECATED,
@@ -304,6 +302,7 @@ class RelMFRecommender(PointwiseMF):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.clip = clip
         self.reg = reg

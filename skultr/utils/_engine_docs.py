@@ -1,4 +1,4 @@
-"""Docstring fragments of the engine parameters, shared by every torch estimator.
+"""Docstring fragments written once: the engine parameters and the shared fitted attributes.
 
 A class docstring holds a line ``{name}`` (indented like the parameter list, four spaces)
 where the fragment ``name`` goes; :func:`fill_engine_doc` replaces it, so the text of an
@@ -13,6 +13,13 @@ verbose : int, default=0
     0 silent, 1 one progress bar over the epochs (on stderr), 2 one printed line per epoch
     (training loss, validation loss if any, seconds). The same for every solver: an ALS
     sweep or a balancing epoch is an epoch.""",
+    "warm_start_factors": """\
+warm_start : bool, default=False
+    ``fit`` continues the fitted factors (and, for the stochastic solver, the optimizer
+    state) for ``max_epochs`` more epochs instead of starting a new model: two fits of
+    ``m`` epochs give the model of one fit of ``2m``. Every id of the new ``X`` must be in
+    the fitted catalogue (declare it with ``n_users`` / ``n_items`` or the first fit's ids);
+    ``n_factors`` and the solver must not change.""",
     "callbacks": """\
 callbacks : list of skorch callbacks, default=None
     skorch callbacks run by the training loop: ``LRScheduler``, ``Checkpoint`` with
@@ -22,6 +29,30 @@ callbacks : list of skorch callbacks, default=None
     initialised copies, so the list given here is never changed; what the callbacks record
     lands in ``history_``. A model trained by alternating least squares has no optimizer:
     callbacks that need one (``LRScheduler``) raise an error there.""",
+    "factors_attributes": """\
+user_factors_ : ndarray of shape (n_users_, n_factors)
+    Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
+item_factors_ : ndarray of shape (n_items_, n_factors)
+    Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
+    of a pair is the dot product of its two rows.""",
+    "catalogue_attributes": """\
+user_ids_ : ndarray of shape (n_users_,)
+    The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
+    distinct user ids of the training pairs.
+item_ids_ : ndarray of shape (n_items_,)
+    The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
+    distinct item ids of the training pairs.
+n_users_, n_items_ : int
+    Catalogue sizes.""",
+    "implicit_cold_start_attributes": """\
+seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
+    Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
+item_popularity_ : ndarray of shape (n_items_,)
+    Number of training users with positive feedback on each item (as floats): the
+    scores of the popularity fallback for cold users.
+warm_users_ : ndarray of bool, shape (n_users_,)
+    Users with positive feedback in training; the others are cold users (see
+    ``cold_start``).""",
 }
 
 
