@@ -129,6 +129,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
                 self._optimizer_parameters(self.module_),
                 lr=self.lr,
                 weight_decay=self._optimizer_weight_decay(),
+                sparse=self._sparse_gradients(),
             )
             if optimizer
             else None
@@ -145,8 +146,12 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
     def _optimizer_weight_decay(self):
         return self.weight_decay
 
+    def _sparse_gradients(self):
+        """Whether the module's gradients are sparse (then a sparse optimizer is used)."""
+        return False
+
     def _callback_runner(self, train, batch_size, X, y):
-        if not hasattr(self, "callbacks_"):  # unpickled: callbacks are not pickled
+        if not hasattr(self, "_callbacks"):  # unpickled: callbacks are not pickled
             self._callbacks = self._fresh_callbacks()
         if not self._callbacks:
             return None
@@ -195,6 +200,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
                 self._optimizer_parameters(self.module_),
                 lr=self.lr,
                 weight_decay=self._optimizer_weight_decay(),
+                sparse=self._sparse_gradients(),
             )
         valid = stopper = None
         if getattr(self, "early_stopping", False) and not incremental:
@@ -269,6 +275,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
                 self._optimizer_parameters(self.module_),
                 lr=self.lr,
                 weight_decay=self._optimizer_weight_decay(),
+                sparse=self._sparse_gradients(),
             )
             self.optimizer_.load_state_dict(optimizer_state)
 

@@ -27,12 +27,14 @@ class MatrixFactorization(nn.Module):
 
     ``init_std``: standard deviation of the normal initial factors, or ``"uniform"`` for
     factors drawn from U(0, 1) (the kernel-balancing authors' initialisation).
+    ``sparse``: the factor tables get sparse gradients (only the rows of a batch), for a
+    sparse optimizer.
     """
 
-    def __init__(self, n_users, n_items, n_factors, *, biases, init_std):
+    def __init__(self, n_users, n_items, n_factors, *, biases, init_std, sparse=False):
         super().__init__()
-        self.user_factors = nn.Embedding(n_users, n_factors)
-        self.item_factors = nn.Embedding(n_items, n_factors)
+        self.user_factors = nn.Embedding(n_users, n_factors, sparse=sparse)
+        self.item_factors = nn.Embedding(n_items, n_factors, sparse=sparse)
         for table in (self.user_factors.weight, self.item_factors.weight):
             if init_std == "uniform":
                 nn.init.uniform_(table, 0.0, 1.0)

@@ -109,9 +109,19 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         """Train ``module_`` on the positive pairs."""
 
     def _build_module(self):
+        # Sparse gradients: a stochastic step updates only the rows of its batch (its cost
+        # does not grow with the catalogue); ALS writes the tables directly.
         return MatrixFactorization(
-            self.n_users_, self.n_items_, self.n_factors, biases=False, init_std=self.init_std
+            self.n_users_,
+            self.n_items_,
+            self.n_factors,
+            biases=False,
+            init_std=self.init_std,
+            sparse=True,
         )
+
+    def _sparse_gradients(self):
+        return True
 
     # -- fitting -------------------------------------------------------------------------
     def _optimizer_weight_decay(self):
@@ -305,10 +315,15 @@ class PointwiseMF(BaseImplicitMF):
         device = users.device
         any_users = torch.randint(0, self.n_users_, (n_draws,), device=device)
         any_items = torch.randint(0, self.n_items_, (n_draws,), device=device)
-        _, d0_all = local_losses(module(any_users, any_items), self._loss_name())
+        u_any = module.user_factors(any_users)
+        v_any = module.item_factors(any_items)
+        _, d0_all = local_losses((u_any * v_any).sum(-1), self._loss_name())
         data = self._w0 * d0_all.mean() + self._click_share * (a * d1 + (b - self._w0) * d0).mean()
+        # ‖U‖² + ‖V‖² estimated without bias from the uniformly drawn rows
+        # (‖U‖² = n_users · E_u ‖u_u‖²), so a step touches only the rows of its batch.
         penalty = (
-            module.user_factors.weight.square().sum() + module.item_factors.weight.square().sum()
+            self.n_users_ * u_any.square().sum(-1).mean()
+            + self.n_items_ * v_any.square().sum(-1).mean()
         )
         return data + self._reg_share * penalty
 
