@@ -14,8 +14,13 @@ BIN_OLDEST := $(VENV_OLDEST)/bin
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 BENCH_ARGS ?= --quick
+# `make gpu-check`: the interpreter that already holds (CUDA) torch: the virtualenv when there
+# is one, else $(PYTHON); nothing is installed, so a GPU machine's torch stays untouched.
+GPU_CHECK_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+GPU_CHECK_OUT ?= benchmarks/results/gpu_check
+GPU_CHECK_ARGS ?=
 
-.PHONY: help demo test test-oldest docs bench lint clean
+.PHONY: help demo test test-oldest docs bench gpu-check lint clean
 
 help:
 	@echo "make demo   install skultr and run the demo on built-in synthetic data"
@@ -23,6 +28,7 @@ help:
 	@echo "make test-oldest  the same suite in $(VENV_OLDEST), on the oldest scikit-learn allowed"
 	@echo "make docs   build the HTML documentation (warnings are errors)"
 	@echo "make bench  run every benchmark script (BENCH_ARGS=--quick by default)"
+	@echo "make gpu-check  pytest -m gpu + CPU-vs-GPU throughput (GPU_CHECK_OUT=dir; dry run without CUDA)"
 	@echo "make lint   run ruff"
 
 $(BIN)/python:
@@ -67,6 +73,9 @@ docs: $(VENV)/.installed-docs
 bench: $(VENV)/.installed-bench
 	@set -e; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(BIN)/python $$script $(BENCH_ARGS); done
+
+gpu-check:
+	$(GPU_CHECK_PYTHON) benchmarks/gpu_check.py --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 lint: $(VENV)/.installed-lint
 	$(BIN)/python -m ruff check skultr tests benchmarks examples doc/conf.py doc/sphinxext conftest.py

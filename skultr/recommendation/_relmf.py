@@ -133,12 +133,7 @@ class RelMFRecommender(PointwiseMF):
     Attributes
     ----------
     {factors_attributes}
-    user_ids_ : ndarray of shape (n_users_,)
-        The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
-        distinct user ids of the training pairs.
-    item_ids_ : ndarray of shape (n_items_,)
-        The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
-        distinct item ids of the training pairs.
+    {catalogue_attributes}
     propensity_ : ndarray of shape (n_items,) or (n_users, n_items)
         The propensities used (before capping the weights): per item for the default and for
         1-D arrays, the matrix for 2-D arrays, and the fitted estimator's ``propensity_`` when
@@ -148,8 +143,6 @@ class RelMFRecommender(PointwiseMF):
         The fitted propensity estimator (default or given; absent for arrays).
     n_clipped_ : int
         Clicks whose inverse propensity exceeded ``max_weight`` (and was capped at it).
-    n_users_, n_items_ : int
-        Catalogue sizes.
     n_clicks_ : int
         Distinct clicked pairs trained on.
     n_duplicates_ : int
