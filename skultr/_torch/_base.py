@@ -13,7 +13,7 @@ from skorch.history import History
 
 from skultr.utils._sklearn_compat import Interval, StrOptions
 
-from ._batching import iterate_batches, n_units
+from ._batching import data_device, is_batch_source, iterate_batches, n_units, take_units
 from ._device import loadable_device, resolve_device
 from ._loop import EarlyStopper, run_epochs
 from ._optim import OPTIMIZERS, make_optimizer
@@ -123,17 +123,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
         self.seed_ = draw_seed(self.random_state) if seed is None else seed
         with seeded(stream_seed(self.seed_, "init"), self.device_):
             self.module_ = self._build_module().to(self.device_)
-        self.optimizer_ = (
-            make_optimizer(
-                self.optimizer,
-                self._optimizer_parameters(self.module_),
-                lr=self.lr,
-                weight_decay=self._optimizer_weight_decay(),
-                sparse=self._sparse_gradients(),
-            )
-            if optimizer
-            else None
-        )
+        self.optimizer_ = self._new_optimizer() if optimizer else None
         self.history_ = History()
         self.n_iter_ = 0
         self._callbacks = self._fresh_callbacks()
@@ -142,6 +132,16 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
         from ._callbacks import initialised_copies
 
         return initialised_copies(getattr(self, "callbacks", None))
+
+    def _new_optimizer(self):
+        """The optimizer of ``module_`` built from the parameters (state not included)."""
+        return make_optimizer(
+            self.optimizer,
+            self._optimizer_parameters(self.module_),
+            lr=self.lr,
+            weight_decay=self._optimizer_weight_decay(),
+            sparse=self._sparse_gradients(),
+        )
 
     def _optimizer_weight_decay(self):
         return self.weight_decay
@@ -161,6 +161,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
         return CallbackRunner(self._callbacks, net)
 
     def _split_validation(self, tensors):
+        """``(train, valid)`` units of ``tensors`` (tensors, or a batch source: a view)."""
         n = n_units(tensors)
         n_valid = math.ceil(self.validation_fraction * n)
         if n - n_valid < 1 or n_valid < 1:
@@ -169,9 +170,11 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
                 f"validation_fraction={self.validation_fraction} of them; got {n}."
             )
         order = np.random.RandomState(stream_seed(self.seed_, "split")).permutation(n)
+        if is_batch_source(tensors):  # unit ids only: the source's data is shared
+            return take_units(tensors, order[n_valid:]), take_units(tensors, order[:n_valid])
         index = torch.as_tensor(order, device=tensors[0].device)
         valid, train = index[:n_valid], index[n_valid:]
-        return tuple(t[train] for t in tensors), tuple(t[valid] for t in tensors)
+        return take_units(tensors, train), take_units(tensors, valid)
 
     def _train(
         self,
@@ -186,22 +189,21 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
     ):
         """Train on device ``tensors``: ``max_epochs`` epochs, or one for ``partial_fit``.
 
+        ``tensors`` may also be a batch source (see :class:`~skultr._torch._batching.
+        BatchSource`): data kept in host memory, batches built per step; the early-stopping
+        split then selects its units without copying them.
+
         ``X, y`` as passed to ``fit``: the data skorch scoring callbacks score. A model
         trained by a solver step passes ``epoch_step`` (one sweep, returning its objective)
         and optionally ``converged``; ``tensors`` then only fixes the device.
         """
-        tensors = tuple(tensors)
+        if not is_batch_source(tensors):
+            tensors = tuple(tensors)
         if fresh:
-            self._start_model(tensors[0].device, optimizer=epoch_step is None)
+            self._start_model(data_device(tensors), optimizer=epoch_step is None)
         elif epoch_step is None and getattr(self, "optimizer_", None) is None:
             # continuing a model whose optimizer state was not kept: a fresh optimizer
-            self.optimizer_ = make_optimizer(
-                self.optimizer,
-                self._optimizer_parameters(self.module_),
-                lr=self.lr,
-                weight_decay=self._optimizer_weight_decay(),
-                sparse=self._sparse_gradients(),
-            )
+            self.optimizer_ = self._new_optimizer()
         valid = stopper = None
         if getattr(self, "early_stopping", False) and not incremental:
             tensors, valid = self._split_validation(tensors)
@@ -270,13 +272,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
             if isinstance(value, torch.nn.Module):
                 value.to(device)
         if optimizer_state is not None and hasattr(self, "module_"):
-            self.optimizer_ = make_optimizer(
-                self.optimizer,
-                self._optimizer_parameters(self.module_),
-                lr=self.lr,
-                weight_decay=self._optimizer_weight_decay(),
-                sparse=self._sparse_gradients(),
-            )
+            self.optimizer_ = self._new_optimizer()
             self.optimizer_.load_state_dict(optimizer_state)
 
 

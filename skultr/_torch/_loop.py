@@ -7,7 +7,7 @@ import time
 import torch
 from torch import nn
 
-from ._batching import iterate_batches, n_units
+from ._batching import batch_units, data_device, epoch_batches, n_units
 from ._random import epoch_generator, seeded, stream_seed
 
 
@@ -99,15 +99,15 @@ def _split_loss(output):
 
 @torch.no_grad()
 def evaluate_loss(module, loss_fn, tensors, batch_size):
-    """Mean of ``loss_fn`` over ``tensors`` in eval mode, weighted by batch size.
+    """Mean of ``loss_fn`` over ``tensors`` (or a batch source) in eval mode, by batch size.
 
     Returns the mean loss and the means of its named parts (empty when it has none).
     """
     was_training = module.training
     module.eval()
     total, count, part_totals = 0.0, 0, {}
-    for batch in iterate_batches(tensors, batch_size):
-        n = batch[0].shape[0]
+    for batch in epoch_batches(tensors, batch_size):
+        n = batch_units(batch)
         loss, parts = _split_loss(loss_fn(module, batch))
         total += float(loss) * n
         for name, value in parts.items():
@@ -124,7 +124,7 @@ def _record_row(history, row):
 
 def _device_of(module, train):
     if train is not None:
-        return train[0].device
+        return data_device(train)
     for tensor in module.parameters():
         return tensor.device
     return torch.device("cpu")
@@ -174,8 +174,10 @@ def run_epochs(
         ``(loss, parts)`` with ``parts`` a dict of named scalar tensors (for example the two
         losses of a model trained jointly); each part is averaged over the epoch like the loss
         and recorded as ``train_<name>`` (and ``valid_<name>``).
-    train, valid : tuple of torch.Tensor
-        Training (and optional validation) tensors, first dimension = units.
+    train, valid : tuple of torch.Tensor, or batch source
+        Training (and optional validation) tensors, first dimension = units; or a
+        :class:`~skultr._torch._batching.BatchSource` that builds each batch from host memory
+        (same units, same shuffling draws, so the same model up to float rounding).
     n_epochs, batch_size : int
     seed : int
         Shuffling seed of the fit; epoch ``e`` is shuffled by a generator seeded from
@@ -302,8 +304,8 @@ def _gradient_epoch(
     """One pass of minibatch steps; returns the epoch's row of the history."""
     losses = []  # detached batch losses, summed once per epoch (no per-batch sync)
     part_losses = {}
-    generator = epoch_generator(seed, epoch, train[0].device)
-    for batch in iterate_batches(train, batch_size, shuffle=True, generator=generator):
+    generator = epoch_generator(seed, epoch, data_device(train))
+    for batch in epoch_batches(train, batch_size, shuffle=True, generator=generator):
         if callbacks is not None:
             callbacks.batch_begin(batch)
         optimizer.zero_grad(set_to_none=True)
@@ -319,7 +321,7 @@ def _gradient_epoch(
             part_losses.setdefault(name, []).append(value.detach())
         if callbacks is not None:
             # skorch callbacks read each batch's loss: one device sync per batch, only here.
-            callbacks.batch_end(batch, float(loss.detach()), batch[0].shape[0])
+            callbacks.batch_end(batch, float(loss.detach()), batch_units(batch))
     row = {
         "epoch": epoch,
         "train_loss": _epoch_mean(losses, n_train, batch_size),

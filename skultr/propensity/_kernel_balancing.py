@@ -222,8 +222,10 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         run), and epochs of the feature MF fitted when no features are given.
     batch_size : int, default=256
         Observed pairs per step: each step draws ``sample_ratio * batch_size`` catalogue
-        pairs and picks its centres for this batch (the balancing objective itself runs
-        over all observed pairs). Also the batch size of the feature MF.
+        pairs and picks its centres for this batch. The balancing objective runs over all
+        observed pairs up to 100,000 of them, and over 100,000 drawn for the step beyond
+        (so a step costs the same at any size and an epoch grows linearly). Also the batch
+        size of the feature MF.
     lr : float, default=0.05
         Adam learning rate of the weight model.
     weight_decay : float, default=0.0
@@ -429,6 +431,11 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         self.callbacks = callbacks
         self.C = C
 
+    # Observed pairs over which a step evaluates the balancing objective: all of them up to
+    # this many, else this many drawn uniformly for the step (an unbiased estimate of every
+    # mean in the objective; the hinge makes it slightly conservative).
+    OBJECTIVE_PAIRS = 100_000
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
@@ -602,8 +609,12 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         )
         x_obs = features(u_t, i_t)
 
+        n_objective = min(n, self.OBJECTIVE_PAIRS)
+
         def balancing_loss(module, batch):
-            # Centres from this batch; the balancing objective over every observed pair.
+            # Centres from this batch; the balancing objective over every observed pair, or
+            # over OBJECTIVE_PAIRS of them drawn for the step on larger data (so a step
+            # costs the same at any size and an epoch grows linearly).
             u, i, q, out = batch
             m = self.sample_ratio * u.shape[0]
             x_all = features(
@@ -613,7 +624,12 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             with torch.no_grad():
                 w_batch = q * torch.exp(module(u, i))
             centers = balancer.select(x_all, features(u, i), w_batch, q, out)
-            return balancer.loss(module(u_t, i_t), q_t, x_obs, centers, x_all)
+            if n_objective == n:
+                return balancer.loss(module(u_t, i_t), q_t, x_obs, centers, x_all)
+            rows = torch.randint(n, (n_objective,), device=device)
+            return balancer.loss(
+                module(u_t[rows], i_t[rows]), q_t[rows], x_obs[rows], centers, x_all
+            )
 
         self.history_ = History()
         net = NetView(self, None, self.batch_size, X, y_given, module=model, optimizer=optimizer)

@@ -48,8 +48,8 @@ class NaiveRanker(_FixedWeightRanker):
     feature_scaling : {"standard"} or None, default="standard"
         Standardise the features inside the ranker, as in :class:`DLARanker`.
     max_epochs, batch_size, lr, optimizer, weight_decay, clip_grad_norm, early_stopping, \
-validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start, \
-callbacks
+validation_fraction, n_iter_no_change, tol, device, streaming, random_state, verbose, \
+warm_start, callbacks
         As in :class:`DLARanker` (same defaults).
 
     Attributes
@@ -88,6 +88,7 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         n_iter_no_change=5,
         tol=1e-4,
         device="auto",
+        streaming="auto",
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -108,6 +109,7 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.streaming = streaming
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -157,8 +159,8 @@ class IPWRanker(_FixedWeightRanker):
     feature_scaling : {"standard"} or None, default="standard"
         Standardise the features inside the ranker, as in :class:`DLARanker`.
     max_epochs, batch_size, lr, optimizer, weight_decay, clip_grad_norm, early_stopping, \
-validation_fraction, n_iter_no_change, tol, device, random_state, verbose, warm_start, \
-callbacks
+validation_fraction, n_iter_no_change, tol, device, streaming, random_state, verbose, \
+warm_start, callbacks
         As in :class:`DLARanker` (same defaults).
 
     Attributes
@@ -217,6 +219,7 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         n_iter_no_change=5,
         tol=1e-4,
         device="auto",
+        streaming="auto",
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -239,6 +242,7 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.streaming = streaming
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -262,7 +266,8 @@ n_iter_, history_, module_, optimizer_, scaler_, n_features_in_, device_, seed_
 
             source = RegressionEMPropensity(max_position=self.max_position)
         if hasattr(source, "fit"):
-            estimator = clone(source).fit(X, clicks, qid=codes, position=position)
+            # the estimator sees the features the ranker trains on (a scaled copy of X)
+            estimator = clone(source).fit(self._scale(X), clicks, qid=codes, position=position)
             self.propensity_estimator_ = estimator
             values, what = estimator.propensity_, f"the propensity_ of {type(estimator).__name__}"
         else:

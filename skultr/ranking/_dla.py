@@ -80,6 +80,7 @@ class DLARanker(BaseListwiseRanker):
         improvement.
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         Device to train on: ``"auto"`` uses CUDA when available, else the CPU.
+    {streaming_lists}
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the batch order: the same seed gives the same model
         on the same device.
@@ -198,6 +199,7 @@ class DLARanker(BaseListwiseRanker):
         n_iter_no_change=5,
         tol=1e-4,
         device="auto",
+        streaming="auto",
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -219,6 +221,7 @@ class DLARanker(BaseListwiseRanker):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.streaming = streaming
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from skultr._torch._batching import BatchSource, TensorSource
 from skultr.utils._click_log import (  # noqa: F401 (re-exported for the rankers)
     FRAME_COLUMNS,
     ClickLogWarning,
@@ -88,6 +89,183 @@ def build_list_tensors(X, clicks, codes, position, sample_weight, *, max_positio
         n_lists_without_clicks=int((~has_click).sum()),
         n_rows_beyond_max_position=n_beyond,
         position_counts=np.bincount(slot, minlength=max_position)[:max_position],
+    )
+
+
+class ListSource(NamedTuple):
+    """A click log kept in host memory as a batch source, and the rankers' counts."""
+
+    source: "ListBatchSource"
+    n_lists: int
+    n_lists_without_clicks: int
+    n_rows_beyond_max_position: int
+    position_counts: np.ndarray
+    padded_nbytes: int  # size of the padded float32 features of the trained lists
+
+
+class ListBatchSource(BatchSource):
+    """Padded list batches built per step from a click log kept in host memory.
+
+    Holds a reference to the caller's ``X`` (any float dtype, never copied) and O(n_rows)
+    index arrays: the kept rows sorted by list (``rows``), each list's span of them
+    (``offsets``), their slot, click and weight. A batch of list ids gathers its rows,
+    applies ``transform`` (the feature scaling, row-wise, in ``X``'s dtype: the same
+    operations as scaling the whole ``X`` first), pads them to
+    ``(B, width, n_features)`` float32 and moves the batch to ``device`` (on CUDA through
+    pinned host buffers, copied asynchronously). Its batches are exactly the rows of the
+    tensors :func:`build_list_tensors` would build, in the same order.
+    """
+
+    def __init__(
+        self, X, rows, offsets, slots, clicks, weights, width, device, transform=None, keep=None
+    ):
+        super().__init__(len(offsets) - 1, device, keep=keep)
+        self._X = X
+        self._rows, self._offsets, self._slots = rows, offsets, slots
+        self._clicks, self._weights = clicks, weights
+        self.width = int(width)
+        self._transform = transform
+        self._positions = torch.arange(self.width, device=self.device)
+        self._pinned = self.device.type == "cuda"
+        self._staging = {}  # (turn, name) -> pinned host tensor, reused two batches apart
+        self._events = [None, None]
+        self._turn = [0]  # shared with subsets: they use the same staging buffers
+
+    def nbytes(self):
+        """Host memory held beyond the caller's ``X`` (the index arrays)."""
+        arrays = (self._rows, self._offsets, self._slots, self._clicks, self._weights, self._keep)
+        held = sum(a.nbytes for a in arrays if a is not None)
+        return held + (0 if self._units is None else self._units.nbytes)
+
+    def gather(self, units, skip_empty=True):
+        units = np.asarray(units, dtype=np.int64)
+        starts = self._offsets[units]
+        lengths = self._offsets[units + 1] - starts
+        n_batch, total = len(units), int(lengths.sum())
+        ends = np.cumsum(lengths)
+        # index (into the sorted rows) of every row of the batch, list after list
+        k = np.repeat(starts - (ends - lengths), lengths) + np.arange(total, dtype=np.int64)
+        where = (np.repeat(np.arange(n_batch, dtype=np.int64), lengths), self._slots[k])
+        x = self._X[self._rows[k]]
+        if self._transform is not None:
+            x = self._transform(x)
+        shape = (n_batch, self.width)
+        out = {
+            "features": (shape + (x.shape[1],), np.float32, x),
+            "clicks": (shape, np.float32, self._clicks[k]),
+            "mask": (shape, np.bool_, True),
+        }
+        if self._weights is not None:
+            out["weights"] = (shape, np.float32, self._weights[k])
+        host = {name: self._host_buffer(name, *spec[:2]) for name, spec in out.items()}
+        for name, (_, _, values) in out.items():
+            host[name][where] = values
+        tensors = self._to_device(host)
+        positions = self._positions.expand(shape)
+        batch = [tensors["features"], tensors["clicks"], positions, tensors["mask"]]
+        if self._weights is not None:
+            batch.append(tensors["weights"])
+        return tuple(batch)
+
+    def _host_buffer(self, name, shape, dtype):
+        """A zeroed numpy array of ``shape``: fresh on CPU, a pinned staging view on CUDA."""
+        if not self._pinned:
+            return np.zeros(shape, dtype=dtype)
+        turn = self._turn[0] % 2
+        if name == "features" and self._events[turn] is not None:
+            self._events[turn].synchronize()  # the copy out of this buffer is done
+            self._events[turn] = None
+        key = (turn, name)
+        buffer = self._staging.get(key)
+        if buffer is None or buffer.shape[0] < shape[0]:
+            buffer = torch.empty(
+                shape, dtype=torch.from_numpy(np.zeros(0, dtype)).dtype, pin_memory=True
+            )
+            self._staging[key] = buffer
+        view = buffer[: shape[0]]
+        view.zero_()
+        return view.numpy()
+
+    def _to_device(self, host):
+        if not self._pinned:
+            return {name: torch.from_numpy(a).to(self.device) for name, a in host.items()}
+        tensors = {
+            name: torch.from_numpy(a).to(self.device, non_blocking=True)
+            for name, a in host.items()
+        }
+        turn = self._turn[0] % 2
+        event = torch.cuda.Event()
+        event.record(torch.cuda.current_stream(self.device))
+        self._events[turn] = event
+        self._turn[0] += 1
+        return tensors
+
+
+def in_memory(source):
+    """The in-memory form of a :class:`ListBatchSource`: its padded lists on the device.
+
+    Batches leave out the same lists without clicks, so training gives the same model.
+    """
+    keep = source._keep
+    keep = None if keep is None else torch.as_tensor(keep, device=source.device)
+    return TensorSource(source.to_tensors(), keep=keep)
+
+
+def build_list_source(
+    X,
+    clicks,
+    codes,
+    position,
+    sample_weight,
+    *,
+    max_position,
+    device,
+    transform=None,
+    drop_without_clicks=True,
+):
+    """The click log as a :class:`ListBatchSource` (no copy of ``X``) and its counts.
+
+    Rows displayed below ``max_position`` are left out (and counted); a list left without
+    rows disappears. Lists without a click are counted and, with ``drop_without_clicks``,
+    left out of each training batch after it is drawn (before its rows are gathered and
+    padded): every term of the listwise loss is weighted by a click, so they add nothing
+    to a batch's loss or gradient. They stay units of the shuffling and of the validation
+    split, so the batches hold the same clicked lists as the in-memory tensors and the
+    model is the same as with them.
+    """
+    keep = position <= max_position
+    n_beyond = int((~keep).sum())
+    if not keep.any():
+        raise ValueError(
+            f"every row has a position beyond max_position={max_position}; nothing to train on."
+        )
+    rows = np.flatnonzero(keep).astype(np.int64, copy=False)
+    kept_codes = np.asarray(codes)[rows]
+    present = np.bincount(kept_codes) > 0
+    dense = (np.cumsum(present) - 1)[kept_codes]  # lists in sorted qid order, no gaps
+    n_lists = int(present.sum())
+    order = np.argsort(dense, kind="stable")
+    rows, dense = rows[order], dense[order]
+    del order, kept_codes
+    offsets = np.zeros(n_lists + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dense, minlength=n_lists), out=offsets[1:])
+    slots = np.asarray(position)[rows].astype(np.int64) - 1
+    row_clicks = np.asarray(clicks)[rows].astype(np.float32)
+    weights = None if sample_weight is None else sample_weight[rows].astype(np.float32)
+    has_click = np.bincount(dense, weights=row_clicks > 0, minlength=n_lists) > 0
+    del dense
+    keep = has_click if drop_without_clicks and not has_click.all() else None
+    width = int(slots.max()) + 1
+    source = ListBatchSource(
+        X, rows, offsets, slots, row_clicks, weights, width, device, transform, keep
+    )
+    return ListSource(
+        source=source,
+        n_lists=n_lists,
+        n_lists_without_clicks=int((~has_click).sum()),
+        n_rows_beyond_max_position=n_beyond,
+        position_counts=np.bincount(slots, minlength=max_position)[:max_position],
+        padded_nbytes=source.n_units * width * X.shape[1] * 4,
     )
 
 

@@ -21,13 +21,14 @@ from skultr.utils._sklearn_compat import Interval, StrOptions, _fit_context, _nu
 
 from ._lists import (
     ClickLogWarning,
-    build_list_tensors,
+    build_list_source,
     check_clicks,
     check_positions,
     check_qid_given,
     check_sample_weight,
     check_x_finite,
     drop_frame_columns,
+    in_memory,
     list_codes,
     split_frame_columns,
 )
@@ -64,7 +65,14 @@ class BaseListwiseRanker(BaseTorchEstimator):
         "max_position": [Interval(Integral, 1, None, closed="left")],
         "max_weight": [None, Interval(Real, 1, None, closed="left")],
         "feature_scaling": [None, StrOptions({"standard"})],
+        "streaming": [StrOptions({"auto"}), "boolean"],
     }
+
+    # streaming="auto" on CUDA keeps the padded log on the device while it takes at most
+    # this fraction of the free device memory.
+    _DEVICE_FRACTION = 0.25
+    # Rows per block when a pass over X would otherwise allocate an X-sized temporary.
+    _BLOCK_ELEMENTS = 2**22
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -89,18 +97,65 @@ class BaseListwiseRanker(BaseTorchEstimator):
         return ListwiseModule(ranker, self._n_propensity_logits())
 
     def _before_train(self, X, clicks, codes, position, fresh):
-        """Hook: runs after validation, before the lists are built (IPW fits propensities)."""
+        """Hook: runs after validation, before the lists are built (IPW fits propensities).
+
+        ``X`` is the validated, unscaled log (``self._scale`` scales it, as a copy).
+        """
 
     def _after_train(self):
         """Hook: runs after training (DLA reads its propensities)."""
 
     # -- feature scaling ---------------------------------------------------------------
+    def _row_blocks(self, X):
+        step = max(1, self._BLOCK_ELEMENTS // max(X.shape[1], 1))
+        return (slice(start, start + step) for start in range(0, X.shape[0], step))
+
     def _fit_scaler(self, X):
-        """``scaler_``: standardisation statistics of the first fit (``None``: no scaling)."""
-        self.scaler_ = StandardScaler().fit(X) if self.feature_scaling == "standard" else None
+        """``scaler_``: standardisation statistics of the first fit (``None``: no scaling).
+
+        Accumulated over blocks of rows (``StandardScaler.fit`` allocates temporaries of
+        twice the size of a float32 ``X``); a log of one block gives ``fit``'s statistics.
+        """
+        if self.feature_scaling != "standard":
+            self.scaler_ = None
+            return
+        scaler = StandardScaler()
+        for block in self._row_blocks(X):
+            scaler.partial_fit(X[block])
+        self.scaler_ = scaler
 
     def _scale(self, X):
         return X if self.scaler_ is None else self.scaler_.transform(X)
+
+    def _row_transform(self):
+        """The scaling of ``_scale`` as an in-place function of gathered rows (or None).
+
+        The same operations as ``StandardScaler.transform`` (in the rows' dtype), so a batch
+        built from raw rows equals the rows of the scaled log.
+        """
+        scaler = self.scaler_
+        if scaler is None:
+            return None
+        mean = None if not scaler.with_mean else scaler.mean_
+        scale = None if not scaler.with_std else scaler.scale_
+
+        def transform(x):
+            if mean is not None:
+                x -= mean.astype(x.dtype)
+            if scale is not None:
+                x /= scale.astype(x.dtype)
+            return x
+
+        return transform
+
+    def _streams(self, padded_nbytes, device):
+        """Whether to train from the host log (True) or from padded device tensors."""
+        if self.streaming != "auto":
+            return bool(self.streaming)
+        if device.type != "cuda":
+            return True  # no faster in memory on the CPU (benchmarks/bench_ranker_memory.py)
+        free, _ = torch.cuda.mem_get_info(device)
+        return padded_nbytes > self._DEVICE_FRACTION * free
 
     # -- fitting -----------------------------------------------------------------------
     def _validate_log(self, X, y, qid, position, sample_weight, *, reset, method="fit"):
@@ -113,7 +168,9 @@ class BaseListwiseRanker(BaseTorchEstimator):
         X = validate_data(
             self, X, reset=reset, dtype=[np.float32, np.float64], ensure_all_finite=False
         )
-        check_x_finite(X)
+        for block in self._row_blocks(X):  # blocks: no X-sized mask
+            if not np.isfinite(X[block]).all():
+                check_x_finite(X)  # names the first bad entry
         n_rows = X.shape[0]
         clicks = check_clicks(y, n_rows)
         check_qid_given(qid, n_rows, self.max_position, type(self).__name__, method=method)
@@ -138,9 +195,10 @@ class BaseListwiseRanker(BaseTorchEstimator):
         self._check_some_click(clicks, position, sample_weight, fresh=fresh, method=method)
         if fresh:
             self._fit_scaler(X)
-        X = self._scale(X)
         self._before_train(X, clicks, codes, position, fresh)
-        data = build_list_tensors(
+        # The log stays in host memory in X's dtype (no scaled or padded copy): batches are
+        # gathered, scaled and padded per step, or all at once for in-memory training.
+        data = build_list_source(
             X,
             clicks,
             codes,
@@ -148,9 +206,14 @@ class BaseListwiseRanker(BaseTorchEstimator):
             sample_weight,
             max_position=self.max_position,
             device=device,
+            transform=self._row_transform(),
         )
         del X
-        self._train(data.tensors, fresh=fresh, incremental=incremental, X=X_given, y=y)
+        train = data.source
+        if not self._streams(data.padded_nbytes, device):
+            train = in_memory(train)
+        self._train(train, fresh=fresh, incremental=incremental, X=X_given, y=y)
+        del train
         counts = {
             "n_lists_": data.n_lists,
             "n_lists_without_clicks_": data.n_lists_without_clicks,
@@ -251,8 +314,14 @@ class BaseListwiseRanker(BaseTorchEstimator):
             ensure_all_finite=False,
         )
         check_x_finite(X)
-        features = to_tensor(self._scale(X), self.device_)
-        return self._forward_batches(lambda module, x: module(x), (features,))
+        # Scaled and moved in blocks of rows: no scaled copy of the whole X.
+        scores = [
+            self._forward_batches(
+                lambda module, x: module(x), (to_tensor(self._scale(X[block]), self.device_),)
+            )
+            for block in self._row_blocks(X)
+        ]
+        return np.concatenate(scores) if scores else np.zeros(0)
 
     def score(self, X, y, *, qid=None):
         """Mean nDCG@10 (exponential gain) of the predicted ranking against graded labels.

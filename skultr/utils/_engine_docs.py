@@ -53,6 +53,20 @@ item_popularity_ : ndarray of shape (n_items_,)
 warm_users_ : ndarray of bool, shape (n_users_,)
     Users with positive feedback in training; the others are cold users (see
     ``cold_start``).""",
+    "streaming_lists": """\
+streaming : "auto" or bool, default="auto"
+    Where the training batches come from. The click log always stays in host memory as
+    given (float32 or float64 ``X``, not copied), with O(n_rows) index arrays. ``True``
+    builds each batch when it is needed: its lists' rows are gathered, scaled, padded to
+    ``(batch_size, max_position, n_features)`` float32 and moved to the device (through
+    pinned memory on CUDA), so memory beyond ``X`` stays a few batches. ``False`` pads
+    the whole log once into device tensors (``n_lists * max_position * n_features`` float32,
+    twice the log's size for float32 ``X`` at 5 rows per list) and slices batches from them.
+    ``"auto"`` streams on the CPU, where it is as fast (the network dominates a step), and
+    on CUDA when the padded log would take more than a quarter of the free device memory.
+    Both give the same model for the same ``random_state`` (up to float rounding). Lists
+    without a click carry no gradient and are left out of the batches in both cases (they
+    are counted in ``n_lists_without_clicks_``).""",
 }
 
 
