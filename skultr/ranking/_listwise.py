@@ -289,6 +289,47 @@ class BaseListwiseRanker(BaseTorchEstimator):
         The first call starts a model (and fixes the feature scaling statistics). Takes the
         same arguments as :meth:`fit`; the counts (``n_lists_``, ...) accumulate over calls.
         A batch without any click warns and leaves the model as it was.
+
+        A log larger than memory trains shard by shard: read one shard of whole lists at a
+        time (a row group of a Parquet file with ``pandas.read_parquet``, or a slice of a
+        ``numpy.memmap``) and pass it here; each call is one epoch on its shard, shuffled
+        within the shard. Every shard must have the columns of the first (their number,
+        and their names for a DataFrame). The result is deterministic for a seed but not
+        the model of ``fit`` on the concatenation, whose epochs shuffle the whole log.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Features of the shard's rows, with the columns of the first call.
+        y : array-like of shape (n_samples,)
+            Clicks (0 or 1).
+        qid : array-like of shape (n_samples,), optional
+            List of each row, as in :meth:`fit`; a list must not be split across shards.
+        position : array-like of int of shape (n_samples,), optional
+            1-based displayed position of each row, as in :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weight of each row's click, as in :meth:`fit`.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skultr.datasets import make_click_log, make_ranking_dataset
+        >>> from skultr.ranking import DLARanker
+        >>> X, y, qid = make_ranking_dataset(20, n_features=5, random_state=0)
+        >>> log = make_click_log(X, y, qid, n_sessions=200, random_state=0)
+        >>> ranker = DLARanker(hidden_layer_sizes=(8,), device="cpu", random_state=0)
+        >>> # stand-in for reading shards of whole lists from Parquet files or a memmap
+        >>> for lists in np.array_split(np.unique(log.qid), 4):
+        ...     rows = np.isin(log.qid, lists)
+        ...     ranker = ranker.partial_fit(
+        ...         log.X[rows], log.clicks[rows], qid=log.qid[rows], position=log.position[rows]
+        ...     )
+        >>> ranker.n_iter_
+        4
         """
         return self._fit(X, y, qid, position, sample_weight, incremental=True)
 

@@ -555,11 +555,18 @@ class BPRRecommender(BaseImplicitMF):
         self.reg = reg
 
     def _fit_factors(self, users, items, values, device):
-        # Sorted keys of the clicked pairs: a drawn (u, j) is a click iff its key is found.
-        self._click_keys = to_tensor(users * self.n_items_ + items, device, torch.int64)
+        # Sorted keys of the clicked pairs: a drawn (u, j) is a click iff its key is found
+        # (partial_fit: the pairs clicked in any shard seen so far).
+        self._click_keys = to_tensor(self._clicked_keys(), device, torch.int64)
         tensors = (to_tensor(users, device, torch.int64), to_tensor(items, device, torch.int64))
         try:
-            self._train(tensors, fresh=self._fresh_fit, X=self._fit_input[0], y=self._fit_input[1])
+            self._train(
+                tensors,
+                fresh=self._fresh_fit,
+                incremental=self._incremental,
+                X=self._fit_input[0],
+                y=self._fit_input[1],
+            )
         finally:
             del self._click_keys
 

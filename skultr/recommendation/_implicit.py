@@ -40,11 +40,20 @@ from skultr._torch import (
 )
 from skultr._torch._modules import MatrixFactorization
 from skultr._torch._optim import OPTIMIZERS
+from skultr._torch._random import stream_seed
 from skultr.utils._deprecation import DEPRECATED, resolve_renamed
+from skultr.utils._interactions import index_ids, lookup_ids
 from skultr.utils._sklearn_compat import Hidden, Interval, StrOptions, _fit_context
+from skultr.utils._validation import first_index
 
 from ._als import AlsSide, als_half_step, als_half_step_cg
-from ._data import COLD_START, BaseRecommender, aggregate_duplicates
+from ._data import (
+    COLD_START,
+    BaseRecommender,
+    _id_repr,
+    aggregate_duplicates,
+    interaction_matrix,
+)
 
 LOSSES = ("least_squares", "squared", "logistic")
 
@@ -152,45 +161,238 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         -------
         self
         """
+        return self._fit_log(X, y, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train one epoch on a shard of the log, continuing the model (the first call starts it).
+
+        Fits a log larger than memory shard by shard: ``for shard in shards:
+        model.partial_fit(shard)``. Each call runs one epoch on the shard (one ALS sweep, or
+        one pass over its clicks for the stochastic solver) and counts in ``n_iter_``;
+        ``max_epochs`` and ``tol`` are not used. The catalogue grows with the shards: an id
+        first seen in a later shard adds a row to the factor tables, drawn from the same
+        ``"init"`` stream of ``seed_`` as the first rows, with zero optimizer moments (the
+        rows already trained keep theirs), as a row that no batch has touched yet. A side
+        declared with ``n_users`` / ``n_items`` is fixed: an id outside it raises a
+        ``ValueError`` naming it, before anything changes.
+
+        ``seen_``, ``item_popularity_``, ``warm_users_``, ``n_clicks_`` and
+        ``n_duplicates_`` describe the union of the shards seen so far (the concatenated log,
+        repeated pairs merged), as ``fit`` on that log would. An epoch trains on the clicks
+        of its own shard; the stochastic models use the union for what depends on the whole
+        log (Rel-MF's propensity model is refitted on all the pairs seen so far; BPR never
+        draws as a negative a pair clicked in any earlier shard).
+
+        The ALS sweep solves every factor exactly for the shard's own objective (its unlisted
+        cells count as unclicked), so each sweep replaces the factors of the previous shards:
+        with ALS, ``partial_fit`` is ``fit`` only when every shard is the whole log. Train a
+        log that does not fit in memory with ``solver="stochastic"``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_pairs, 2)
+            (user id, item id) pairs of the shard, read as in ``fit``.
+        y : array-like of shape (n_pairs,), optional
+            Feedback of each pair, as in ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_log(X, y, incremental=True)
+
+    def _fit_log(self, X, y, *, incremental):
+        """``fit`` (``incremental=False``) or ``partial_fit`` (one epoch, growing catalogue)."""
         y_given = y
         # λ of the objective's L2 term (``reg`` is its deprecated name); fit reads this copy
         # and never writes the parameters.
         self._l2_strength = resolve_renamed(self, "reg", "weight_decay")
         self._check_solver()
-        # warm_start continues the fitted factors on the fitted catalogue: every id of X
-        # must be in it (an unknown one is an error that names it, before any change).
-        self._fresh_fit = not (self.warm_start and hasattr(self, "module_"))
+        # warm_start (and partial_fit) continue the fitted factors. warm_start keeps the
+        # fitted catalogue (an unknown id is an error that names it, before any change);
+        # partial_fit grows it where it was not declared.
+        continuing = hasattr(self, "module_") and (incremental or self.warm_start)
+        self._fresh_fit = not continuing
+        self._incremental = incremental
         if self._fresh_fit:
             users, items, y = self._fit_pairs(X, y, n_users=self.n_users, n_items=self.n_items)
             device = resolve_device(self.device)
         else:
             self._check_continuable()
-            users, items, y = self._encode_pairs(X, y)
+            # After a fit without warm_start the optimizer state was dropped: a stochastic
+            # solver continues with a fresh optimizer, ALS needs none.
+            self.optimizer_ = getattr(self, "optimizer_", None)
+            if incremental:
+                users, items, y = self._encode_growing(X, y)
+            else:
+                users, items, y = self._encode_pairs(X, y)
             device = torch.device(self.device_)
-        y = self._check_feedback(y)
+        if not incremental or self._fresh_fit:
+            y = self._check_feedback(y)
+            self._check_any_click(y)
+        n_rows = users.shape[0]
         users, items, y, n_duplicates = aggregate_duplicates(users, items, y, how="max")
-        self.n_duplicates_ = n_duplicates
         values = np.ones(users.shape[0]) if y is None else y
         positive = values > 0
-        if not positive.any():
-            raise ValueError(
-                f"{type(self).__name__} needs at least one click (a pair with y > 0); "
-                "all feedback is 0."
-            )
-        self._fit_catalogue(users, items, positive)
-        self.n_clicks_ = int(positive.sum())
-        self._logged = (users, items, y)
+        merge = incremental and not self._fresh_fit
+        self._update_log_statistics(users, items, positive, n_rows, n_duplicates, merge=merge)
+        self._logged = self._logged_pairs(users, items, y, merge)
         self._fit_input = (X, y_given)  # what skorch scoring callbacks score
         try:
             self._fit_factors(users[positive], items[positive], values[positive], device)
         finally:
-            del self._logged, self._fit_input
-        if not self.warm_start:
+            del self._logged, self._fit_input, self._incremental
+        if not (self.warm_start or incremental):
             # Nothing continues this model: the optimizer state (two more copies of the
             # factor tables with Adam) is neither kept nor pickled.
             vars(self).pop("optimizer_", None)
         self._sync_fitted_state()
         return self
+
+    def _check_any_click(self, y):
+        if y is not None and not (y > 0).any():
+            raise ValueError(
+                f"{type(self).__name__} needs at least one click (a pair with y > 0); "
+                "all feedback is 0."
+            )
+
+    # -- the log seen so far (partial_fit) ----------------------------------------------
+    def _update_log_statistics(self, users, items, positive, n_rows, n_duplicates, *, merge):
+        """``seen_``, ``item_popularity_``, ``warm_users_``, ``n_clicks_``, ``n_duplicates_``.
+
+        Of these pairs, or (``merge``) of the union of these and the pairs of the earlier
+        ``partial_fit`` shards: the clicked pairs seen so far are kept (``_clicked``, a sparse
+        boolean matrix like ``seen_``) and a pair clicked in any shard is clicked.
+        """
+        shape = (self.n_users_, self.n_items_)
+        seen = interaction_matrix(users, items, shape=shape).astype(bool)
+        clicked = interaction_matrix(users[positive], items[positive], shape=shape).astype(bool)
+        if merge:
+            seen = (seen + self.seen_).astype(bool)
+            clicked = (clicked + self._clicked).astype(bool)
+            self._n_rows_seen += n_rows
+            n_duplicates = self._n_rows_seen - int(seen.nnz)
+        else:
+            self._n_rows_seen = n_rows
+        self.seen_ = seen
+        self._clicked = clicked
+        self.item_popularity_ = np.asarray(clicked.sum(axis=0), dtype=np.float64).ravel()
+        self.warm_users_ = np.asarray(clicked.sum(axis=1)).ravel() > 0
+        self.n_clicks_ = int(clicked.nnz)
+        self.n_duplicates_ = int(n_duplicates)
+
+    def _logged_pairs(self, users, items, y, merge):
+        """``(users, items, y)`` of the logged pairs a propensity model is fitted on.
+
+        ``fit``: the deduplicated pairs of ``X``; ``partial_fit``: those of every shard seen
+        so far (``y`` = 1 on a pair clicked in any shard, ``None`` when every pair was).
+        """
+        if not merge:
+            return users, items, y
+        seen = self.seen_.tocoo()
+        order = np.lexsort((seen.col, seen.row))
+        all_users = seen.row[order].astype(np.int64)
+        all_items = seen.col[order].astype(np.int64)
+        if self._clicked.nnz == seen.nnz:
+            return all_users, all_items, None
+        all_y = np.asarray(self._clicked[all_users, all_items], dtype=np.float64).ravel()
+        return all_users, all_items, all_y
+
+    def _clicked_keys(self):
+        """Sorted ``user * n_items_ + item`` keys of the clicked pairs seen so far."""
+        clicked = self._clicked.tocoo()
+        return np.sort(clicked.row.astype(np.int64) * self.n_items_ + clicked.col)
+
+    def _encode_growing(self, X, y):
+        """Indices of a shard's pairs, adding its new ids to the catalogue (partial_fit).
+
+        Everything is validated before the catalogue changes; on a side declared with
+        ``n_users`` / ``n_items`` a new id is an error that names it.
+        """
+        raw_users, raw_items, y = self._raw_pairs(X, y)
+        sides = []
+        for what, ids, declared in (
+            ("user", raw_users, self.n_users),
+            ("item", raw_items, self.n_items),
+        ):
+            catalogue = self.user_ids_ if what == "user" else self.item_ids_
+            codes = lookup_ids(ids, catalogue)
+            new = codes < 0
+            if new.any() and declared is not None:
+                i = first_index(new)
+                raise ValueError(
+                    f"{what} id {_id_repr(ids, i)} (entry {i} of X) is not in the declared "
+                    f"catalogue n_{what}s={declared} (ids 0 .. {declared - 1}); partial_fit "
+                    f"extends only a catalogue learned from the data (n_{what}s=None)."
+                )
+            grown = None
+            if new.any():
+                grown, _ = index_ids(np.concatenate([catalogue, np.asarray(ids)[new]]))
+            sides.append(grown)
+        y = self._check_feedback(y)
+        self._check_any_click(y)
+        if sides[0] is not None or sides[1] is not None:
+            self._grow_catalogue(*sides)
+        return (
+            self._encode_ids(raw_users, "user"),
+            self._encode_ids(raw_items, "item"),
+            y,
+        )
+
+    def _grow_catalogue(self, user_ids, item_ids):
+        """Extend the catalogue to these (sorted) ids: factor rows, optimizer state, pairs.
+
+        The known ids keep their rows (moved to their place in the sorted catalogue); each
+        new id gets a row drawn from the ``("init", side, n_old)`` stream of ``seed_`` and,
+        in the optimizer state, zero moments.
+        """
+        new_user_ids = self.user_ids_ if user_ids is None else user_ids
+        new_item_ids = self.item_ids_ if item_ids is None else item_ids
+        user_rows = lookup_ids(self.user_ids_, new_user_ids)
+        item_rows = lookup_ids(self.item_ids_, new_item_ids)
+        old_parameters = list(self.module_.parameters())
+        moves = {}
+        for side, (table, rows, size) in enumerate(
+            (
+                (self.module_.user_factors, user_rows, new_user_ids.size),
+                (self.module_.item_factors, item_rows, new_item_ids.size),
+            )
+        ):
+            old = table.weight.data
+            n_old, k = old.shape
+            generator = torch.Generator().manual_seed(stream_seed(self.seed_, "init", side, n_old))
+            weight = torch.randn(size, k, generator=generator).to(old.dtype) * self.init_std
+            weight = weight.to(old.device)
+            weight[torch.as_tensor(rows, device=old.device)] = old
+            grown = torch.nn.Embedding(size, k, sparse=table.sparse, _weight=weight)
+            setattr(self.module_, "user_factors" if side == 0 else "item_factors", grown)
+            moves[id(table.weight)] = (rows, size)
+        optimizer = getattr(self, "optimizer_", None)
+        if optimizer is not None:
+            self.optimizer_ = self._grown_optimizer(optimizer, old_parameters, moves)
+        self.user_ids_, self.item_ids_ = new_user_ids, new_item_ids
+        self.n_users_, self.n_items_ = int(new_user_ids.size), int(new_item_ids.size)
+        shape = (self.n_users_, self.n_items_)
+        for name in ("seen_", "_clicked"):
+            pairs = getattr(self, name).tocoo()
+            moved = interaction_matrix(user_rows[pairs.row], item_rows[pairs.col], shape=shape)
+            setattr(self, name, moved.astype(bool))
+
+    def _grown_optimizer(self, optimizer, old_parameters, moves):
+        """A new optimizer over the grown tables carrying the old rows' state."""
+        state = optimizer.state_dict()
+        for index, parameter in enumerate(old_parameters):
+            rows, size = moves[id(parameter)]
+            entry = state["state"].get(index, {})
+            for key, value in entry.items():
+                if torch.is_tensor(value) and value.dim() >= 1 and value.shape[0] == rows.size:
+                    grown = value.new_zeros((size, *value.shape[1:]))
+                    grown[torch.as_tensor(rows, device=value.device)] = value
+                    entry[key] = grown
+        rebuilt = self._new_optimizer()
+        rebuilt.load_state_dict(state)
+        return rebuilt
 
     def _check_solver(self):
         """Hook: reject parameter combinations before any work (pointwise models)."""
@@ -305,7 +507,13 @@ class PointwiseMF(BaseImplicitMF):
                 to_tensor(a, device),
                 to_tensor(b, device),
             )
-            self._train(tensors, fresh=self._fresh_fit, X=self._fit_input[0], y=self._fit_input[1])
+            self._train(
+                tensors,
+                fresh=self._fresh_fit,
+                incremental=self._incremental,
+                X=self._fit_input[0],
+                y=self._fit_input[1],
+            )
 
     # -- stochastic solver ---------------------------------------------------------------
     def _loss(self, module, batch):
@@ -387,6 +595,7 @@ class PointwiseMF(BaseImplicitMF):
         self._train(
             (torch.empty(0, device=device),),
             fresh=self._fresh_fit,
+            incremental=self._incremental,
             X=self._fit_input[0],
             y=self._fit_input[1],
             epoch_step=sweep,

@@ -72,6 +72,10 @@ class RelMFRecommender(PointwiseMF):
           pair), with ``n_users`` / ``n_items`` the catalogue sizes;
         - an estimator with ``fit(X)`` and ``predict(X)``: cloned, fitted on the training
           click pairs, and asked for the propensity of each click.
+
+        ``partial_fit`` refits the default and an estimator at every call on the pairs of
+        all the shards seen so far (kept as the sparse ``seen_``), so ``propensity_`` is
+        re-estimated over the whole log seen, not over the last shard.
     weight_decay : float >= 0, default=1.0
         L2 penalty ``λ`` on all factors: it multiplies ``‖U‖_F² + ‖V‖_F²`` in the objective,
         on its sum-over-cells scale (see Notes; the same value means the same objective for
@@ -345,7 +349,12 @@ class RelMFRecommender(PointwiseMF):
             clicked = (
                 np.ones(logged_users.shape[0], dtype=bool) if logged_y is None else (logged_y > 0)
             )
-            return theta[clicked]
+            # θ of the clicks trained on: the logged clicks themselves in fit; in partial_fit
+            # the logged pairs are those of every shard so far, and the shard's clicks are
+            # looked up among them (both sorted by user, then item).
+            logged_keys = logged_users[clicked] * self.n_items_ + logged_items[clicked]
+            at = np.searchsorted(logged_keys, users * self.n_items_ + items)
+            return theta[clicked][at]
         theta, _, table = resolve_propensity(
             spec,
             self.user_ids_[users],

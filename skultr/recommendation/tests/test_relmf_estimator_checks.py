@@ -41,6 +41,9 @@ class _OnPairs:
 
 # Module-level classes, so that the pickling checks can find them.
 class _RecommenderOnPairs(_OnPairs):
+    def partial_fit(self, X, y=None):
+        return super().partial_fit(as_pairs(X), as_clicks(y))
+
     def score(self, X, y=None):
         return super().score(as_pairs(X), as_clicks(y))
 
