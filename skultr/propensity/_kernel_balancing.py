@@ -290,15 +290,15 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     weight_scale_ : float
         Mean of the unnormalised weights ``q exp(g)`` over the training pairs; ``predict``
         divides by it, so its weights are on the scale of ``weights_``.
-    weight_user_table_ : ndarray of shape (n_users_, n_factors + 2)
+    weight_user_table_ : ndarray of shape (n_users, n_factors + 2)
         The weight model's user side ``[P_u, b_u, 1]`` (factors, bias, a column of ones).
-    weight_item_table_ : ndarray of shape (n_items_, n_factors + 2)
+    weight_item_table_ : ndarray of shape (n_items, n_factors + 2)
         The weight model's item side ``[Q_i, 1, c_i]``: the dot product of a user row and an
         item row is ``g(u, i) = ⟨P_u, Q_i⟩ + b_u + c_i``.
-    user_ids_ : ndarray of shape (n_users_,)
+    user_ids_ : ndarray of shape (n_users,)
         The user catalogue: ``0 .. n_users_ - 1`` when ``n_users`` or feature tables are
         given, else the sorted distinct user ids of ``X``.
-    item_ids_ : ndarray of shape (n_items_,)
+    item_ids_ : ndarray of shape (n_items,)
         The item catalogue, in the same way.
     n_users_, n_items_ : int
         Catalogue sizes.

@@ -226,9 +226,9 @@ class LogisticPropensity(_PairEstimatorMixin, BaseEstimator):
     intercept_ : float
         The intercept ``a`` of the log-odds of observation (40.0, a propensity of 1, when
         every pair of the catalogue is observed and there is nothing to fit).
-    user_coef_ : ndarray of shape (n_users_,)
+    user_coef_ : ndarray of shape (n_users,)
         The user effects ``α_u``, in the order of ``user_ids_``.
-    item_coef_ : ndarray of shape (n_items_,)
+    item_coef_ : ndarray of shape (n_items,)
         The item effects ``β_i``, in the order of ``item_ids_``.
     feature_coef_ : ndarray or None
         Coefficients of ``[user_features[u], item_features[i]]`` when given.

@@ -233,21 +233,21 @@ default="adaptive"
         The (unfitted) balancing settings used.
     p_bar_ : float
         ``|O| / |D|``, the share of observed pairs.
-    user_factors_ : ndarray of shape (n_users_, n_factors)
+    user_factors_ : ndarray of shape (n_users, n_factors)
         User factors of the prediction model (float64), row ``k`` for ``user_ids_[k]``.
-    item_factors_ : ndarray of shape (n_items_, n_factors)
+    item_factors_ : ndarray of shape (n_items, n_factors)
         Item factors of the prediction model (float64), row ``k`` for ``item_ids_[k]``.
-    user_bias_ : ndarray of shape (n_users_,)
+    user_bias_ : ndarray of shape (n_users,)
         User bias terms of the prediction model; only with ``biases=True``.
-    item_bias_ : ndarray of shape (n_items_,)
+    item_bias_ : ndarray of shape (n_items,)
         Item bias terms of the prediction model; only with ``biases=True``.
     {catalogue_attributes}
-    seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
+    seen_ : scipy.sparse.csr_matrix of bool, shape (n_users, n_items)
         Training pairs, excluded by ``recommend(exclude_seen=True)``.
-    item_popularity_ : ndarray of shape (n_items_,)
+    item_popularity_ : ndarray of shape (n_items,)
         Number of training users who rated each item positively (``y > 0``, as floats):
         the scores of the popularity fallback for cold users.
-    warm_users_ : ndarray of bool, shape (n_users_,)
+    warm_users_ : ndarray of bool, shape (n_users,)
         Users with at least one training rating (positive or not); the others are cold
         users (see ``cold_start``).
     n_features_in_ : int

@@ -154,10 +154,10 @@ class RelMFRecommender(PointwiseMF):
         a pair is clicked if any of its rows is).
     seen_ : scipy.sparse.csr_matrix of bool
         Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
-    item_popularity_ : ndarray of shape (n_items_,)
+    item_popularity_ : ndarray of shape (n_items,)
         Number of training users who clicked each item (as floats): the scores of the
         popularity fallback for cold users.
-    warm_users_ : ndarray of bool, shape (n_users_,)
+    warm_users_ : ndarray of bool, shape (n_users,)
         Users with a click in training; the others are cold users (see ``cold_start``).
     solver_ : {"als", "stochastic"}
         The solver used (``solver`` with ``"auto"`` resolved).

@@ -30,27 +30,27 @@ callbacks : list of skorch callbacks, default=None
     lands in ``history_``. A model trained by alternating least squares has no optimizer:
     callbacks that need one (``LRScheduler``) raise an error there.""",
     "factors_attributes": """\
-user_factors_ : ndarray of shape (n_users_, n_factors)
+user_factors_ : ndarray of shape (n_users, n_factors)
     Learned user factors (float64), row ``k`` for the user ``user_ids_[k]``.
-item_factors_ : ndarray of shape (n_items_, n_factors)
+item_factors_ : ndarray of shape (n_items, n_factors)
     Learned item factors (float64), row ``k`` for the item ``item_ids_[k]``. The score
     of a pair is the dot product of its two rows.""",
     "catalogue_attributes": """\
-user_ids_ : ndarray of shape (n_users_,)
+user_ids_ : ndarray of shape (n_users,)
     The user catalogue: ``0 .. n_users - 1`` when ``n_users`` is given, else the sorted
     distinct user ids of the training pairs.
-item_ids_ : ndarray of shape (n_items_,)
+item_ids_ : ndarray of shape (n_items,)
     The item catalogue: ``0 .. n_items - 1`` when ``n_items`` is given, else the sorted
     distinct item ids of the training pairs.
 n_users_, n_items_ : int
     Catalogue sizes.""",
     "implicit_cold_start_attributes": """\
-seen_ : scipy.sparse.csr_matrix of bool, shape (n_users_, n_items_)
+seen_ : scipy.sparse.csr_matrix of bool, shape (n_users, n_items)
     Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
-item_popularity_ : ndarray of shape (n_items_,)
+item_popularity_ : ndarray of shape (n_items,)
     Number of training users with positive feedback on each item (as floats): the
     scores of the popularity fallback for cold users.
-warm_users_ : ndarray of bool, shape (n_users_,)
+warm_users_ : ndarray of bool, shape (n_users,)
     Users with positive feedback in training; the others are cold users (see
     ``cold_start``).""",
     "streaming_lists": """\
