@@ -560,13 +560,7 @@ class BPRRecommender(BaseImplicitMF):
         self._click_keys = to_tensor(self._clicked_keys(), device, torch.int64)
         tensors = (to_tensor(users, device, torch.int64), to_tensor(items, device, torch.int64))
         try:
-            self._train(
-                tensors,
-                fresh=self._fresh_fit,
-                incremental=self._incremental,
-                X=self._fit_input[0],
-                y=self._fit_input[1],
-            )
+            self._train_this_call(tensors)
         finally:
             del self._click_keys
 

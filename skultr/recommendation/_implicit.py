@@ -250,6 +250,17 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         self._sync_fitted_state()
         return self
 
+    def _train_this_call(self, tensors, **solver):
+        """The engine's training for this ``fit`` or ``partial_fit`` call (set by ``_fit_log``)."""
+        return self._train(
+            tensors,
+            fresh=self._fresh_fit,
+            incremental=self._incremental,
+            X=self._fit_input[0],
+            y=self._fit_input[1],
+            **solver,
+        )
+
     def _check_any_click(self, y):
         if y is not None and not (y > 0).any():
             raise ValueError(
@@ -507,13 +518,7 @@ class PointwiseMF(BaseImplicitMF):
                 to_tensor(a, device),
                 to_tensor(b, device),
             )
-            self._train(
-                tensors,
-                fresh=self._fresh_fit,
-                incremental=self._incremental,
-                X=self._fit_input[0],
-                y=self._fit_input[1],
-            )
+            self._train_this_call(tensors)
 
     # -- stochastic solver ---------------------------------------------------------------
     def _loss(self, module, batch):
@@ -592,12 +597,8 @@ class PointwiseMF(BaseImplicitMF):
         def converged(previous, objective):
             return np.isfinite(previous) and previous - objective <= self.tol * abs(previous)
 
-        self._train(
+        self._train_this_call(
             (torch.empty(0, device=device),),
-            fresh=self._fresh_fit,
-            incremental=self._incremental,
-            X=self._fit_input[0],
-            y=self._fit_input[1],
             epoch_step=sweep,
             converged=converged,
         )
