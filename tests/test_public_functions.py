@@ -93,8 +93,10 @@ def test_public_function_rejects_a_wrong_type(func, param_name):
             continue
         # required parameters get a value that passes their first constraint
         constraint = constraints[param.name]
-        if constraint == "no_validation":
-            pytest.skip(f"required parameter {param.name!r} has no constraint to draw from")
+        assert constraint != "no_validation", (
+            f"{func.__name__}: required parameter {param.name!r} needs a constraint (its "
+            "type at least), so that a wrong type is rejected and this test can call it"
+        )
         kwargs[param.name] = generate_valid_param(make_constraint(constraint[0]))
     kwargs[param_name] = _WrongType()
     with pytest.raises((ValueError, TypeError)) as info:

@@ -7,6 +7,7 @@ padded copy in memory).
 """
 
 import copy
+from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ def iterate_batches(tensors, batch_size, *, shuffle=False, generator=None):
 # --------------------------------------------------------------------------------------------
 
 
-class BatchSource:
+class BatchSource(ABC):
     """Training data that builds its batches on demand instead of living on the device.
 
     :func:`~skultr._torch._loop.run_epochs` and ``BaseTorchEstimator._train`` accept an
@@ -110,9 +111,9 @@ class BatchSource:
             return np.arange(self._n_total, dtype=np.int64)
         return torch.arange(self._n_total, device=self.device)
 
+    @abstractmethod
     def gather(self, units, skip_empty=True):
         """The batch of units ``units`` (ids into the whole data) as device tensors."""
-        raise NotImplementedError
 
     def batches(self, batch_size, *, shuffle=False, generator=None):
         n = self.n_units

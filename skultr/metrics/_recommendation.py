@@ -273,7 +273,7 @@ class _RecommendationScorer(_Scorer):
 
 
 @validate_params(
-    {"metric": "no_validation", "k": [Real, None]},
+    {"metric": [str, callable], "k": [Real, None]},
     prefer_skip_nested_validation=True,
 )
 def make_recommendation_scorer(metric: str | Callable, *, k: int | None = 10, **kwargs):
@@ -317,10 +317,8 @@ def make_recommendation_scorer(metric: str | Callable, *, k: int | None = 10, **
             options = ", ".join(repr(m) for m in _RECOMMENDATION_METRICS)
             raise ValueError(f"metric must be one of {options} or a callable; got {metric!r}.")
         score_func = _RECOMMENDATION_METRICS[metric]
-    elif callable(metric):
+    else:  # a callable (validate_params admits nothing else)
         score_func = metric
-    else:
-        raise ValueError(f"metric must be a string or a callable; got {metric!r}.")
     if score_func is not _auc:
         kwargs = {"k": k, **kwargs}
     return _RecommendationScorer(score_func, sign=1, kwargs=kwargs, response_method="predict")

@@ -85,18 +85,17 @@ def _resolve_metric(metric):
             options = ", ".join(repr(name) for name in _METRICS)
             raise ValueError(f"metric must be one of {options} or a callable; got {metric!r}.")
         return _METRICS[metric]
-    if callable(metric):
-        try:
-            parameters = inspect.signature(metric).parameters
-        except (TypeError, ValueError):
-            parameters = {}
-        if "qid" not in parameters:
-            raise ValueError(
-                f"metric {metric!r} must accept a qid keyword argument, like "
-                "skultr.metrics.ndcg_score."
-            )
-        return metric
-    raise ValueError(f"metric must be a string or a callable; got {metric!r}.")
+    # a callable (validate_params admits nothing else)
+    try:
+        parameters = inspect.signature(metric).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if "qid" not in parameters:
+        raise ValueError(
+            f"metric {metric!r} must accept a qid keyword argument, like "
+            "skultr.metrics.ndcg_score."
+        )
+    return metric
 
 
 def _check_metric_kwargs(score_func, kwargs):
@@ -124,7 +123,7 @@ def _check_metric_kwargs(score_func, kwargs):
 
 
 @validate_params(
-    {"metric": "no_validation", "k": [Real, None]},
+    {"metric": [str, callable], "k": [Real, None]},
     prefer_skip_nested_validation=True,
 )
 def make_ranking_scorer(metric: str | Callable, *, k: int | None = 10, **kwargs) -> _Scorer:

@@ -94,12 +94,7 @@ class ImplicitMFRecommender(PointwiseMF):
     ----------
     {factors_attributes}
     {catalogue_attributes}
-    n_clicks_ : int
-        Distinct pairs with positive feedback (``y = 1``, or every pair without ``y``) trained on.
-    n_duplicates_ : int
-        Repeated (user, item) rows merged into one (their feedback aggregated with ``max``:
-        a pair is clicked if any of its rows is).
-    {implicit_cold_start_attributes}
+    {implicit_log_attributes}
     solver_ : {"als", "stochastic"}
         The solver used (``solver`` with ``"auto"`` resolved).
     n_iter_ : int
@@ -461,12 +456,7 @@ class BPRRecommender(BaseImplicitMF):
     ----------
     {factors_attributes}
     {catalogue_attributes}
-    n_clicks_ : int
-        Distinct pairs with positive feedback (``y = 1``, or every pair without ``y``) trained on.
-    n_duplicates_ : int
-        Repeated (user, item) rows merged into one (their feedback aggregated with ``max``:
-        a pair is clicked if any of its rows is).
-    {implicit_cold_start_attributes}
+    {implicit_log_attributes}
     n_iter_ : int
         Epochs run (passes over the clicks), always ``max_epochs``.
     history_ : skorch.history.History

@@ -53,6 +53,21 @@ item_popularity_ : ndarray of shape (n_items,)
 warm_users_ : ndarray of bool, shape (n_users,)
     Users with positive feedback in training; the others are cold users (see
     ``cold_start``).""",
+    "implicit_log_attributes": """\
+n_clicks_ : int
+    Distinct pairs with positive feedback (``y = 1``, or every pair without ``y``) trained
+    on (over every shard seen, after ``partial_fit``).
+n_duplicates_ : int
+    Repeated (user, item) rows merged into one (their feedback aggregated with ``max``:
+    a pair is clicked if any of its rows is).
+seen_ : scipy.sparse.csr_matrix of bool, shape (n_users, n_items)
+    Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
+item_popularity_ : ndarray of shape (n_items,)
+    Number of training users with positive feedback on each item (as floats): the
+    scores of the popularity fallback for cold users.
+warm_users_ : ndarray of bool, shape (n_users,)
+    Users with positive feedback in training; the others are cold users (see
+    ``cold_start``).""",
     "streaming_lists": """\
 streaming : "auto" or bool, default="auto"
     Where the training batches come from. The click log always stays in host memory as

@@ -174,7 +174,7 @@ def test_scorer_pickles(ranking_data):
     ("metric", "kwargs", "match"),
     [
         ("auc", {}, r"metric must be one of 'ndcg', 'dcg', 'err', 'map' or a callable; got 'auc'"),
-        (3, {}, r"metric must be a string or a callable; got 3"),
+        (3, {}, r"'metric' parameter of make_ranking_scorer must be .*str.* or a callable"),
         (lambda y_true, y_score: 0.0, {}, r"must accept a qid keyword argument"),
         ("ndcg", {"k": 0}, r"k must be a positive integer or None; got 0"),
         ("ndcg", {"k": 2.5}, r"k must be a positive integer or None"),
