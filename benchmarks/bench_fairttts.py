@@ -59,11 +59,14 @@ row, FairTTTS exact-mode time, the per-node cost ratio
 
     exact time / (predict_proba time * nodes in the forest / nodes visited per row)
 
-(target <= 3), the plain ratio to ``predict_proba``, Monte-Carlo time at S = 100 and the
-exact mode's speed-up over it (target >= 5), and the exact mode with ``prune_tol`` in
+(target <= 3), the plain ratio to ``predict_proba`` (target <= 40), Monte-Carlo time at
+S = 100 and the exact mode's speed-up over it (target >= 5), each for both exact engines:
+the compiled kernel (numba, when installed) and the numpy engine (``SKULTR_TTTS_ENGINE=numpy``,
+with their largest absolute difference), and the exact mode with ``prune_tol`` in
 ``PRUNE_TOLS`` (time, speed-up over Monte-Carlo, largest absolute error against the unpruned
-exact mode and the largest error bound the estimator returns). Times are CPU seconds of the
-process, the smallest of ``--repeat`` calls (3; ``predict_proba``: 5, single-threaded), the
+exact mode and the largest error bound the estimator returns; pruning always runs the numpy
+engine). Times are CPU seconds of the process, the smallest of ``--repeat`` calls (3;
+``predict_proba``: 5, single-threaded; the kernel is single-threaded too), the
 exact, Monte-Carlo and pruned modes called in turn in each round so that they see the same
 load; CPU time is less disturbed than wall time on a shared machine, but treat the figures
 as indicative. The speed part alone::
@@ -97,6 +100,7 @@ from sklearn.utils.fixes import parse_version
 
 from skultr.datasets import load_fairness_dataset
 from skultr.fairness import FairTTTSClassifier
+from skultr.fairness._ttts._kernel import ENGINE_VARIABLE, _kernel_available
 from skultr.metrics import (
     demographic_parity_difference,
     disparate_impact_ratio,
@@ -424,12 +428,32 @@ def best_times(funcs, repeat):
     return [min(spent) for spent in times]
 
 
+def numpy_engine(func):
+    """``func`` run with the exact mode's numpy engine (``SKULTR_TTTS_ENGINE=numpy``)."""
+
+    def run():
+        previous = os.environ.get(ENGINE_VARIABLE)
+        os.environ[ENGINE_VARIABLE] = "numpy"
+        try:
+            return func()
+        finally:
+            if previous is None:
+                del os.environ[ENGINE_VARIABLE]
+            else:
+                os.environ[ENGINE_VARIABLE] = previous
+
+    return run
+
+
 def run_speed(data_home, quick, log, leaves=SPEED_LEAVES, prune_tols=PRUNE_TOLS, repeat=3):
-    """Prediction time on Adult (sex): exact mode, Monte-Carlo at S = 100, pruned exact mode.
+    """Prediction time on Adult (sex): exact mode (both engines), Monte-Carlo at S = 100,
+    pruned exact mode.
 
     Every timing is the smallest CPU time of ``repeat`` calls (``predict_proba``: of 5);
-    the exact, Monte-Carlo and pruned modes are called in turn in each round.
+    the exact (kernel, then numpy), Monte-Carlo and pruned modes are called in turn in
+    each round. Without numba both exact columns time the numpy engine.
     """
+    kernel = _kernel_available()
     data = load_fairness_dataset("adult_sex", data_home=data_home)
     X_train, X_test, y_train, y_test = train_test_split(
         data.data, data.target, test_size=0.2, stratify=data.target, random_state=0
@@ -449,15 +473,19 @@ def run_speed(data_home, quick, log, leaves=SPEED_LEAVES, prune_tols=PRUNE_TOLS,
         t_pp = best_time(lambda f=forest: f.predict_proba(X_test), 5)
         scale = t_pp * n_nodes / visited  # predict_proba's time scaled to every node
         exact = fairttts(forest, data).fit(X_train, y_train)
-        p_exact = exact.predict_proba(X_test)
+        p_exact = exact.predict_proba(X_test)  # compiles the kernel on the first forest
+        p_numpy = numpy_engine(lambda e=exact: e.predict_proba(X_test))()
         mc = clone(exact).set_params(method="monte_carlo", n_simulations=100, random_state=0)
         mc.fit(X_train, y_train)
         models = [exact, mc]
+        funcs = [lambda e=exact: e.predict_proba(X_test)]
+        funcs.append(numpy_engine(funcs[0]))
         pruned = []
         for tol in prune_tols:
             model = clone(exact).set_params(prune_tol=tol).fit(X_train, y_train)
             p_pruned, bound = model.predict_proba(X_test, return_bound=True)
             models.append(model)
+            funcs.append(lambda m=model: m.predict_proba(X_test))
             pruned.append(
                 {
                     "prune_tol": tol,
@@ -466,9 +494,10 @@ def run_speed(data_home, quick, log, leaves=SPEED_LEAVES, prune_tols=PRUNE_TOLS,
                     "mean_bound": float(bound.max(axis=1).mean()),
                 }
             )
-        seconds = best_times([lambda e=e: e.predict_proba(X_test) for e in models], repeat)
-        t_exact, t_mc = seconds[:2]
-        for entry, t_pruned in zip(pruned, seconds[2:], strict=True):
+        funcs.insert(2, lambda m=mc: m.predict_proba(X_test))
+        seconds = best_times(funcs, repeat)
+        t_exact, t_numpy, t_mc = seconds[:3]
+        for entry, t_pruned in zip(pruned, seconds[3:], strict=True):
             entry["seconds"] = t_pruned
             entry["per_node_ratio"] = t_pruned / scale
             entry["speedup_over_mc"] = t_mc / t_pruned
@@ -484,23 +513,34 @@ def run_speed(data_home, quick, log, leaves=SPEED_LEAVES, prune_tols=PRUNE_TOLS,
             "plain_ratio": t_exact / t_pp,
             "monte_carlo_s": t_mc,
             "exact_speedup_over_mc": t_mc / t_exact,
+            "exact_engine": "numba" if kernel else "numpy",
+            "exact_numpy_s": t_numpy,
+            "numpy_per_node_ratio": t_numpy / scale,
+            "numpy_plain_ratio": t_numpy / t_pp,
+            "numpy_speedup_over_mc": t_mc / t_numpy,
+            "engines_max_abs_diff": float(np.abs(p_exact - p_numpy).max()),
             "pruned": pruned,
         }
         rows.append(row)
         log(f"  speed, min_samples_leaf={leaf}: {row}")
     lines = [
         "\n### Prediction time, 100-tree forest on Adult (sex), CPU seconds\n",
+        f"Exact engine: {'numba kernel' if kernel else 'numpy (numba not installed)'}; "
+        "numpy: the numpy engine.\n",
         "| trees' min_samples_leaf | rows | nodes | visited/row | nodes/visited | "
-        "predict_proba s | exact s | per-node ratio (<= 3) | exact / predict_proba | "
-        "MC S=100 s | exact speed-up over MC (>= 5) |",
-        "|" + "---|" * 11,
+        "predict_proba s | exact s | per-node ratio (<= 3) | exact / predict_proba (<= 40) | "
+        "MC S=100 s | exact speed-up over MC (>= 5) | numpy s | numpy / predict_proba | "
+        "numpy speed-up over MC | engines' max abs diff |",
+        "|" + "---|" * 15,
     ]
     for r in rows:
         lines.append(
             f"| {r['min_samples_leaf']} | {r['rows']} | {r['nodes']} | {r['visited_per_row']:.0f} "
             f"| {r['nodes_over_visited']:.0f} | {r['predict_proba_s']:.3f} | {r['exact_s']:.2f} "
-            f"| {r['per_node_ratio']:.2f} | {r['plain_ratio']:.0f} | {r['monte_carlo_s']:.1f} "
-            f"| {r['exact_speedup_over_mc']:.1f} |"
+            f"| {r['per_node_ratio']:.2f} | {r['plain_ratio']:.1f} | {r['monte_carlo_s']:.1f} "
+            f"| {r['exact_speedup_over_mc']:.1f} | {r['exact_numpy_s']:.2f} "
+            f"| {r['numpy_plain_ratio']:.0f} | {r['numpy_speedup_over_mc']:.1f} "
+            f"| {r['engines_max_abs_diff']:.1e} |"
         )
     if prune_tols:
         lines += [
@@ -517,6 +557,14 @@ def run_speed(data_home, quick, log, leaves=SPEED_LEAVES, prune_tols=PRUNE_TOLS,
                     f"| {q['max_abs_error']:.1e} | {q['max_bound']:.1e} | {q['mean_bound']:.1e} |"
                 )
     return rows, "\n".join(lines)
+
+
+def _numba_version():
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba.__version__
 
 
 def main():
@@ -566,6 +614,7 @@ def main():
             "python": platform.python_version(),
             "numpy": np.__version__,
             "sklearn": sklearn.__version__,
+            "numba": _numba_version(),
         },
         "quick": args.quick,
     }

@@ -13,6 +13,7 @@ from skultr.utils._sklearn_compat import Interval, StrOptions, _fit_context
 from skultr.utils._validation import preview, protected_index
 
 from ._ttts import (
+    _ENGINE_NOTES,
     _FLIP_DOC,
     _PRUNE_NOTES,
     _SAMPLE_WEIGHT_DOC,
@@ -180,6 +181,8 @@ class FairTTTSClassifier(_BaseTTTS):
     ``random_state``; ``alpha`` is a parameter; equal unfavourable shares amplify
     nothing (the code treats the left child as worse); in Monte-Carlo mode a forest draws
     ``n_simulations`` paths per tree (the code's forest drew one).
+
+    {engine_notes}
 
     {prune_notes}
 
@@ -412,8 +415,10 @@ class FairTTTSClassifier(_BaseTTTS):
         return _protected_summary(self._forest, recorder, nodes, self.n_trees_)
 
 
-FairTTTSClassifier.__doc__ = FairTTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC).replace(
-    "{prune_notes}", _PRUNE_NOTES
+FairTTTSClassifier.__doc__ = (
+    FairTTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC)
+    .replace("{engine_notes}", _ENGINE_NOTES)
+    .replace("{prune_notes}", _PRUNE_NOTES)
 )
 FairTTTSClassifier.fit.__doc__ = FairTTTSClassifier.fit.__doc__.replace(
     "{sample_weight_doc}", _SAMPLE_WEIGHT_DOC

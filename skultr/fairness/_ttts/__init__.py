@@ -12,9 +12,12 @@ distribution is computed exactly by propagating reach probabilities down the tre
 where ``v_leaf`` is the leaf's class distribution and ``T`` the number of trees. The
 Monte-Carlo mode samples ``S`` paths per tree instead and averages their leaves.
 
-Everything is vectorised with numpy over samples and nodes on the ``tree_`` arrays of
-the fitted trees: the only Python loops run over depth levels, blocks of nodes within a
-level (to keep the working set in cache), chunks of samples, and trees.
+The exact mode has two engines on the same concatenated ``tree_`` arrays: a numba kernel
+(``_kernel``: depth first through each tree, a block of rows at a time, compiled on first
+use when numba is installed) and a numpy engine (``_exact``: all trees level by level,
+vectorised over nodes and rows; Python loops over depth levels, blocks of nodes within a
+level, chunks of samples). ``SKULTR_TTTS_ENGINE`` (``auto``, ``numba``, ``numpy``)
+chooses; pruning and the ``decision_path`` recorders always run the numpy engine.
 
 Modules:
 
@@ -22,8 +25,9 @@ Modules:
   per-node split statistics;
 - ``_flip``: the flip model ``p_n(x)`` and the FairTTTS fairness rule ``p'_n(x)``, the
   one place where both are computed;
-- ``_exact``: the exact engine (reach propagation, pruning, the ``decision_path``
-  recorder);
+- ``_exact``: the exact mode (the numpy engine's reach propagation, pruning, the
+  ``decision_path`` recorder) and the choice of engine;
+- ``_kernel``: the numba kernel of the exact mode, and the ``SKULTR_TTTS_ENGINE`` switch;
 - ``_montecarlo``: the Monte-Carlo engine;
 - ``_estimators``: the estimator plumbing (``_BaseTTTS``) and ``TTTSClassifier``;
 - ``_docs``: docstring fragments shared by TTTSClassifier and FairTTTSClassifier.
@@ -33,13 +37,14 @@ FairTTTS-only code (the estimator, the protected-node recorder) is in
 imports from ``skultr.fairness._ttts``.
 """
 
-from ._docs import _FLIP_DOC, _PRUNE_NOTES, _SAMPLE_WEIGHT_DOC
+from ._docs import _ENGINE_NOTES, _FLIP_DOC, _PRUNE_NOTES, _SAMPLE_WEIGHT_DOC
 from ._estimators import TTTSClassifier, _BaseTTTS, _unwrap
 from ._exact import _expected_proba
 from ._flip import _make_fairness_rule
 from ._forest import _round_down_float32
 
 __all__ = [
+    "_ENGINE_NOTES",
     "_FLIP_DOC",
     "_PRUNE_NOTES",
     "_SAMPLE_WEIGHT_DOC",

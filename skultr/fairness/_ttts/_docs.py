@@ -83,3 +83,16 @@ _PRUNE_NOTES = """Pruning (``prune_tol = tau > 0``, exact mode). An internal nod
     heuristic ``p`` is close to ``p_max`` at almost every node, so the reach mass is
     spread over many paths and pruning buys little time for a small ``M`` (see the
     benchmarks page); it pays off when ``p`` is small or zero at many nodes."""
+
+
+_ENGINE_NOTES = """Exact-mode engines. With numba installed (``pip install "skultr[fast]"``) the
+    exact mode runs a compiled kernel: for a block of rows it walks each tree depth first
+    with one reach probability per row, and skips a subtree whose reach is zero for every
+    row of the block. It is compiled on the first exact prediction of a process (seconds;
+    cached on disk when numba finds a writable cache folder). Without numba, or with the
+    environment variable ``SKULTR_TTTS_ENGINE=numpy``, a numpy engine propagates all
+    trees at once, level by level, over chunks of rows (``SKULTR_TTTS_ENGINE=numba``
+    makes a missing numba an error). Both compute the same float32 reach and flip
+    probabilities; only the order of the float64 leaf sums differs (results agree to
+    about 1e-14). The kernel uses one thread and releases the GIL; pruning
+    (``prune_tol > 0``) and :meth:`decision_path` use the numpy engine."""

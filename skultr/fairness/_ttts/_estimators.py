@@ -20,7 +20,7 @@ from skultr.utils._sklearn_compat import (
     _fit_context,
 )
 
-from ._docs import _FLIP_DOC, _PRUNE_NOTES, _SAMPLE_WEIGHT_DOC
+from ._docs import _ENGINE_NOTES, _FLIP_DOC, _PRUNE_NOTES, _SAMPLE_WEIGHT_DOC
 from ._exact import _expected_proba, _pruning_bound, _ReachRecorder
 from ._flip import _make_flip_model
 from ._forest import _compile_forest
@@ -348,8 +348,8 @@ class TTTSClassifier(_BaseTTTS):
         \\sum_{\\ell \\in \\text{leaves}_k} P(\\ell)\\, v_\\ell(y),
 
     with ``v_l`` the class distribution of leaf ``l`` and ``T`` the number of trees. The
-    exact mode evaluates this sum level by level (touching every node of non-zero reach
-    probability); the Monte-Carlo mode estimates it with ``S = n_simulations`` paths per
+    exact mode evaluates this sum (touching every node of non-zero reach probability; see
+    the engines below); the Monte-Carlo mode estimates it with ``S = n_simulations`` paths per
     tree, whose per-class standard error is at most ``0.5 / sqrt(S T)``.
 
     The distance heuristic of the TTTS paper (eq. 6) divides ``|x_f - t_n|`` by the
@@ -363,6 +363,8 @@ class TTTSClassifier(_BaseTTTS):
     the scale-free choice. The paper's settings were ``p = 0.05`` (fixed), ``r = 0.05``
     capped at 0.2 (depth) and caps of 0.5 for the other heuristics; the authors' code
     used ``p_max = 0.1`` for the distance heuristic.
+
+    {engine_notes}
 
     {prune_notes}
 
@@ -433,8 +435,10 @@ class TTTSClassifier(_BaseTTTS):
         return self
 
 
-TTTSClassifier.__doc__ = TTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC).replace(
-    "{prune_notes}", _PRUNE_NOTES
+TTTSClassifier.__doc__ = (
+    TTTSClassifier.__doc__.replace("{flip_doc}", _FLIP_DOC)
+    .replace("{engine_notes}", _ENGINE_NOTES)
+    .replace("{prune_notes}", _PRUNE_NOTES)
 )
 TTTSClassifier.fit.__doc__ = TTTSClassifier.fit.__doc__.replace(
     "{sample_weight_doc}", _SAMPLE_WEIGHT_DOC

@@ -1,13 +1,17 @@
-"""The exact engine: the expected leaf distribution, by propagating reach probabilities.
+"""The exact mode: the expected leaf distribution, by propagating reach probabilities.
 
 ``P(root) = 1``, ``P(natural child) = P(n) (1 - p'_n(x))``, ``P(other child) = P(n)
-p'_n(x)``, level by level over all trees at once, for a chunk of rows at a time; the flip
-probabilities come from :mod:`._flip`.
+p'_n(x)``. :func:`_expected_proba` runs the numba kernel of :mod:`._kernel` when it is
+available and nothing asks for the numpy engine (``prune_tol > 0``, a recorder, or
+``SKULTR_TTTS_ENGINE=numpy``); the numpy engine of this module goes level by level over
+all trees at once, for a chunk of rows at a time, with the flip probabilities of
+:mod:`._flip`.
 """
 
 import numpy as np
 
 from ._flip import _amplified_flip_probability, _flip_probability, _never_flips
+from ._kernel import _kernel_available, _kernel_proba
 
 # Elements of one (nodes x rows) block: 2**17 float32 values, 512 KiB per array; large
 # enough to amortise numpy's per-call overhead, small enough for the few temporaries of a
@@ -91,7 +95,8 @@ def _expected_proba(
     without pruning. Reach and flip probabilities are float32 (relative error ~1e-6), the
     natural branch is decided exactly as sklearn does, and the leaves are summed in
     float64. When no node can flip (``p = 0``) the estimator's own prediction is
-    returned bitwise.
+    returned bitwise. Without pruning or recorder the numba kernel computes the same
+    float32 reach probabilities when it is available (see :mod:`._kernel`).
 
     Returns ``proba`` (n_samples, n_classes), and ``M`` (n_samples,) when
     ``return_pruned_mass``.
@@ -104,6 +109,9 @@ def _expected_proba(
         proba = np.zeros((0, n_classes))
     elif recorder is None and _never_flips(model):
         proba = _natural_proba(forest, X32)
+    elif recorder is None and prune_tol <= 0 and _kernel_available():
+        # the compiled kernel (numba installed, SKULTR_TTTS_ENGINE not "numpy")
+        proba = _kernel_proba(forest, X32, model, fairness, unprivileged)
     else:
         proba = np.empty((n_samples, n_classes))
         XT = np.ascontiguousarray(X32.T)  # (n_features, n_samples)

@@ -9,6 +9,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from skultr.datasets import make_biased_classification
 from skultr.fairness import FairTTTSClassifier, TTTSClassifier
+from skultr.fairness._ttts._kernel import ENGINE_VARIABLE
 
 F32 = np.float32
 
@@ -60,10 +61,15 @@ def biased():
     return X, y, forest
 
 
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
 @pytest.mark.parametrize("cls", [TTTSClassifier, FairTTTSClassifier])
-def test_exact_mode_matches_a_per_row_recursion(biased, cls):
-    # the level-by-level, all-trees-at-once engine must give the recursion's numbers to
-    # float64 summation order (1e-12), with p_max high enough that every node matters
+def test_exact_mode_matches_a_per_row_recursion(biased, cls, engine, monkeypatch):
+    # both engines (the compiled depth-first kernel and the level-by-level, all-trees-at-
+    # once numpy engine) must give the recursion's numbers to float64 summation order
+    # (1e-12), with p_max high enough that every node matters
+    if engine == "numba":
+        pytest.importorskip("numba")
+    monkeypatch.setenv(ENGINE_VARIABLE, engine)
     X, y, forest = biased
     kwargs = {"protected_attribute": 0, "unprivileged_value": 0, "alpha": 4.0}
     model = cls(forest, p_max=0.3, **(kwargs if cls is FairTTTSClassifier else {}))
@@ -72,7 +78,9 @@ def test_exact_mode_matches_a_per_row_recursion(biased, cls):
     np.testing.assert_allclose(model.predict_proba(rows), reference_proba(model, rows), atol=1e-12)
 
 
-def test_prune_tol_zero_is_exact_and_has_a_zero_bound(biased):
+def test_prune_tol_zero_is_exact_and_has_a_zero_bound(biased, monkeypatch):
+    # pruning runs the numpy engine: compare it with itself at prune_tol=0
+    monkeypatch.setenv(ENGINE_VARIABLE, "numpy")
     X, y, forest = biased
     exact = TTTSClassifier(forest, p_max=0.3).fit(X, y)
     proba, bound = exact.predict_proba(X, return_bound=True)
