@@ -95,4 +95,4 @@ _ENGINE_NOTES = """Exact-mode engines. With numba installed (``pip install "skul
     makes a missing numba an error). Both compute the same float32 reach and flip
     probabilities; only the order of the float64 leaf sums differs (results agree to
     about 1e-14). The kernel uses one thread and releases the GIL; pruning
-    (``prune_tol > 0``) and :meth:`decision_path` use the numpy engine."""
+    (``prune_tol > 0``) and ``decision_path`` use the numpy engine."""

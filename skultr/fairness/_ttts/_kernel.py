@@ -119,16 +119,17 @@ def _kernel_proba(forest, X32, model, fairness, unprivileged):
         unpriv = np.ascontiguousarray(unprivileged, dtype=bool)
         alpha, cap = np.float32(fairness.alpha), np.float32(fairness.cap)
     proba = np.zeros((n_samples, forest.value.shape[1]))
+    # contiguous arrays of fixed dtypes: one compiled specialisation serves every call
     kernel(
-        np.ascontiguousarray(X32.T),
+        np.ascontiguousarray(X32.T, np.float32),
         unpriv,
-        forest.roots,
-        forest.feature,
-        forest.threshold32,
-        np.ascontiguousarray(forest.children[:, 0]),
-        np.ascontiguousarray(forest.children[:, 1]),
-        forest.is_leaf,
-        forest.value,
+        np.ascontiguousarray(forest.roots, np.intp),
+        np.ascontiguousarray(forest.feature, np.intp),
+        np.ascontiguousarray(forest.threshold32, np.float32),
+        np.ascontiguousarray(forest.children[:, 0], np.intp),
+        np.ascontiguousarray(forest.children[:, 1], np.intp),
+        np.ascontiguousarray(forest.is_leaf, bool),
+        np.ascontiguousarray(forest.value, np.float64),
         constant,
         np.ascontiguousarray(p_node, np.float32),
         np.ascontiguousarray(center, np.float32),
@@ -139,7 +140,7 @@ def _kernel_proba(forest, X32, model, fairness, unprivileged):
         alpha,
         cap,
         int(forest.depth.max()),
-        min(_KERNEL_ROWS, n_samples),
+        max(1, min(_KERNEL_ROWS, n_samples)),
         proba,
     )
     if forest.n_trees > 1:
