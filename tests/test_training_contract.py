@@ -141,3 +141,98 @@ def test_warm_start_of_a_factor_model_refuses_ids_outside_its_catalogue():
     assert est.n_iter_ == 2
     with pytest.raises(ValueError, match="n_factors"):
         est.set_params(n_factors=est.n_factors + 1).fit(pairs, y)
+
+
+# -- a failed fit leaves the estimator as it was (issue 13, bad input) -----------------
+
+
+def _failing_run_epochs(monkeypatch, error):
+    """Make the engine's loop train normally, then raise ``error`` (a half-updated model)."""
+    import skultr._torch
+    import skultr._torch._base
+
+    real = skultr._torch._base.run_epochs
+
+    def run_then_fail(**kwargs):
+        real(**kwargs)
+        raise error
+
+    monkeypatch.setattr(skultr._torch._base, "run_epochs", run_then_fail)
+    monkeypatch.setattr(skultr._torch, "run_epochs", run_then_fail)
+
+
+def _out_of_memory():
+    import torch
+
+    return torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+@pytest.mark.parametrize(("name", "cls"), ITERATIVE, ids=[n for n, _ in ITERATIVE])
+def test_out_of_memory_in_a_first_fit_leaves_it_unfitted(name, cls, monkeypatch):
+    from sklearn.exceptions import NotFittedError
+
+    est = _instance(name, cls, max_epochs=2)
+    _failing_run_epochs(monkeypatch, _out_of_memory())
+    with pytest.raises(MemoryError, match=rf"{name}\.fit ran out of memory .* left as it was"):
+        _fit(est)
+    assert not [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]
+    with pytest.raises(NotFittedError):
+        _outputs(est)
+
+
+@pytest.mark.parametrize(("name", "cls"), ITERATIVE, ids=[n for n, _ in ITERATIVE])
+def test_a_failed_refit_keeps_the_fitted_model(name, cls, monkeypatch):
+    est = _fit(_instance(name, cls, max_epochs=2))
+    before = np.array(_outputs(est), copy=True)
+    _failing_run_epochs(monkeypatch, FloatingPointError("the training loss became nan"))
+    with pytest.raises(FloatingPointError, match="became nan"):
+        _fit(est)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(_outputs(est), before)
+
+
+@pytest.mark.parametrize(("name", "cls"), WARM, ids=[n for n, _ in WARM])
+def test_out_of_memory_in_a_continued_fit_restores_the_model(name, cls, monkeypatch):
+    """Weights, optimizer state and history put back: the next fit is as if none failed."""
+    import copy
+
+    est = _fit(_instance(name, cls, max_epochs=2, tol=0.0, warm_start=True))
+    reference = copy.deepcopy(est)
+    before = np.array(_outputs(est), copy=True)
+    _failing_run_epochs(monkeypatch, _out_of_memory())
+    with pytest.raises(MemoryError, match=r"ran out of memory on device 'cpu': .*(batch_size|n_factors)"):
+        _fit(est)
+    monkeypatch.undo()
+    assert est.n_iter_ == len(est.history_) == 2
+    np.testing.assert_array_equal(_outputs(est), before)
+    np.testing.assert_array_equal(_outputs(_fit(est)), _outputs(_fit(reference)))
+
+
+def test_a_failed_shard_with_new_ids_leaves_the_catalogue_as_it_was(monkeypatch):
+    import copy
+
+    from skultr.recommendation import BPRRecommender
+
+    pairs, y = interactions()
+    est = BPRRecommender(max_epochs=1, random_state=0, device="cpu").partial_fit(pairs, y)
+    reference = copy.deepcopy(est)
+    shard = pairs.copy()
+    shard[:5, 0] = 10_000 + np.arange(5)  # new users: the tables and optimizer state grow
+    _failing_run_epochs(monkeypatch, _out_of_memory())
+    with pytest.raises(MemoryError, match="BPRRecommender.partial_fit ran out of memory"):
+        est.partial_fit(shard, y)
+    monkeypatch.undo()
+    assert est.n_users_ == reference.n_users_
+    assert est.user_factors_.shape == reference.user_factors_.shape
+    est.partial_fit(shard, y)
+    reference.partial_fit(shard, y)
+    np.testing.assert_array_equal(est.user_factors_, reference.user_factors_)
+
+
+def test_out_of_memory_in_an_als_sweep_names_what_to_lower(monkeypatch):
+    from skultr.recommendation import WMFRecommender
+
+    pairs, y = interactions()
+    _failing_run_epochs(monkeypatch, RuntimeError("DefaultCPUAllocator: can't allocate memory"))
+    with pytest.raises(MemoryError, match="partial_fit and solver='stochastic', or lower n_f"):
+        WMFRecommender(solver="als", max_epochs=1, device="cpu").fit(pairs, y)

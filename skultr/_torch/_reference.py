@@ -11,7 +11,9 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skultr.utils._atomic import atomic_fit
 from skultr.utils._sklearn_compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from skultr.utils._validation import check_shard_columns
 
 from ._base import BaseTorchEstimator, to_tensor
 from ._modules import ACTIVATIONS, make_mlp
@@ -127,6 +129,8 @@ callbacks
     def _fit(self, X, y, sample_weight, *, incremental):
         X_given, y_given = X, y
         fresh, device = self._begin_fit(incremental)
+        if fresh or incremental:
+            check_shard_columns(self, X, fresh=fresh)
         X, y = validate_data(self, X, y, reset=fresh, y_numeric=True, dtype=np.float64)
         arrays = [X, y]
         if sample_weight is not None:
@@ -135,11 +139,13 @@ callbacks
         return self._train(tensors, fresh=fresh, incremental=incremental, X=X_given, y=y_given)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the network on ``(X, y)`` for ``max_epochs`` epochs (fewer if it stops early)."""
         return self._fit(X, y, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def partial_fit(self, X, y, sample_weight=None):
         """Run one epoch over ``(X, y)``, starting a model on the first call."""
         return self._fit(X, y, sample_weight, incremental=True)

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from skultr.utils._atomic import atomic_fit
 from skultr.utils._deprecation import DEPRECATED, resolve_renamed_value
 from skultr.utils._engine_docs import fill_engine_doc
 from skultr.utils._interactions import _PairEstimatorMixin, check_propensity
@@ -443,6 +444,7 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(
         self,
         X,

@@ -17,7 +17,9 @@ from torch import nn
 from skultr._torch import BaseTorchEstimator, make_mlp, to_tensor
 from skultr._torch._modules import ACTIVATIONS
 from skultr.metrics import ndcg_score
+from skultr.utils._atomic import atomic_fit
 from skultr.utils._sklearn_compat import Interval, StrOptions, _fit_context, _num_samples
+from skultr.utils._validation import check_shard_columns
 
 from ._lists import (
     ClickLogWarning,
@@ -165,6 +167,8 @@ class BaseListwiseRanker(BaseTorchEstimator):
                 "pass the clicks (0/1), one per displayed document."
             )
         X, qid, position = split_frame_columns(X, qid, position)
+        if reset or method == "partial_fit":
+            check_shard_columns(self, X, fresh=reset)
         X = validate_data(
             self, X, reset=reset, dtype=[np.float32, np.float64], ensure_all_finite=False
         )
@@ -251,6 +255,7 @@ class BaseListwiseRanker(BaseTorchEstimator):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(self, X, y, *, qid=None, position=None, sample_weight=None):
         """Fit the ranker on a click log for ``max_epochs`` epochs (fewer if it stops early).
 
@@ -283,6 +288,7 @@ class BaseListwiseRanker(BaseTorchEstimator):
         return self._fit(X, y, qid, position, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def partial_fit(self, X, y, *, qid=None, position=None, sample_weight=None):
         """One epoch over a batch of sessions, continuing the current model (online learning).
 

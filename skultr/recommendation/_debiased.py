@@ -29,6 +29,7 @@ from skultr.propensity import (
     NaiveBayesPropensity,
     PopularityPropensity,
 )
+from skultr.utils._atomic import atomic_fit
 from skultr.utils._engine_docs import fill_engine_doc
 from skultr.utils._interactions import index_ids, resolve_propensity
 from skultr.utils._sklearn_compat import (
@@ -538,6 +539,7 @@ default="adaptive"
 
     # -- fitting -------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
+    @atomic_fit
     def fit(self, X, y, *, sample_weight=None, sample_propensity=None, mar_y=None):
         """Fit the prediction model on observed binarised ratings.
 

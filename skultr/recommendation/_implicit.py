@@ -41,10 +41,11 @@ from skultr._torch import (
 from skultr._torch._modules import MatrixFactorization
 from skultr._torch._optim import OPTIMIZERS
 from skultr._torch._random import stream_seed
+from skultr.utils._atomic import atomic_fit
 from skultr.utils._deprecation import DEPRECATED, resolve_renamed
 from skultr.utils._interactions import index_ids, lookup_ids
 from skultr.utils._sklearn_compat import Hidden, Interval, StrOptions, _fit_context
-from skultr.utils._validation import first_index
+from skultr.utils._validation import check_shard_columns, first_index
 
 from ._als import AlsSide, als_half_step, als_half_step_cg
 from ._data import (
@@ -143,6 +144,7 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
             self.item_factors_ = self.module_.item_factors.weight.detach().cpu().double().numpy()
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(self, X, y=None):
         """Fit the factors on implicit feedback over the whole ``n_users × n_items`` catalogue.
 
@@ -164,6 +166,7 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         return self._fit_log(X, y, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def partial_fit(self, X, y=None):
         """Train one epoch on a shard of the log, continuing the model (the first call starts it).
 
@@ -215,6 +218,8 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
         continuing = hasattr(self, "module_") and (incremental or self.warm_start)
         self._fresh_fit = not continuing
         self._incremental = incremental
+        if self._fresh_fit or incremental:
+            check_shard_columns(self, X, fresh=self._fresh_fit)
         if self._fresh_fit:
             users, items, y = self._fit_pairs(X, y, n_users=self.n_users, n_items=self.n_items)
             device = resolve_device(self.device)
@@ -481,6 +486,16 @@ class PointwiseMF(BaseImplicitMF):
         if self.solver != "auto":
             return self.solver
         return "als" if self._loss_name() == "least_squares" else "stochastic"
+
+    def _memory_advice(self):
+        """What to lower when a fit runs out of memory (see ``skultr.utils._atomic``)."""
+        if self._resolved_solver() != "als":
+            return None  # the stochastic solver: batch_size
+        return (
+            "an ALS sweep holds the whole log and the factor tables; train shards of the log "
+            "with partial_fit and solver='stochastic', or lower n_factors "
+            f"(now {self.n_factors})"
+        )
 
     def _check_continuable(self):
         super()._check_continuable()

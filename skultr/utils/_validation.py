@@ -138,3 +138,74 @@ def protected_index(attribute, feature_names, n_features):
             f"protected_attribute={attribute} is out of range for X with {n_features} columns."
         )
     return int(attribute)
+
+
+def _column_schema(X):
+    """``(names or None, dtypes)`` of the columns of ``X`` (a DataFrame or an array)."""
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):  # a DataFrame
+        return [str(name) for name in X.columns], [str(dtype) for dtype in X.dtypes]
+    if not (hasattr(X, "dtype") and hasattr(X, "shape")):  # lists: numpy's reading of them
+        X = np.asarray(X)
+    n_columns = X.shape[1] if len(X.shape) == 2 else 1
+    return None, [str(X.dtype)] * n_columns
+
+
+def check_shard_columns(estimator, X, *, fresh):
+    """A ``partial_fit`` shard must have the columns of the model's first data.
+
+    The first call of a model (``fresh``: a ``fit``, or the first ``partial_fit``) records
+    the number, names and dtypes of the columns of ``X`` as shard 1; each later call is
+    the next shard, and a shard whose columns differ raises a ``ValueError`` that names the
+    shard and the first column that differs. A dtype counts too: shards read from files
+    may come back with other types (``int64`` ids, then ``object`` ones, which would be new
+    ids), and casting is the caller's choice. The record lives in ``_shard_columns``.
+    """
+    names, dtypes = _column_schema(X)
+    if fresh:
+        estimator._shard_columns = (1, names, dtypes)
+        return
+    if not hasattr(estimator, "_shard_columns"):  # a model saved before the record existed
+        return
+    shard, first_names, first_dtypes = estimator._shard_columns
+    shard += 1
+    where = f"{type(estimator).__name__}.partial_fit: shard {shard}"
+    if len(dtypes) != len(first_dtypes):
+        name = type(estimator).__name__
+        detail = ""
+        if names is not None and first_names is not None:
+            missing = [n for n in first_names if n not in names]
+            extra = [n for n in names if n not in first_names]
+            detail = "".join(
+                f"; {label}: {preview(found)}"
+                for label, found in (("missing", missing), ("not in the first", extra))
+                if found
+            )
+        raise ValueError(
+            f"{where}: X has {len(dtypes)} features, but {name} is expecting "
+            f"{len(first_dtypes)} features as input (the columns of the first shard{detail}). "
+            "Every shard must have the columns of the first."
+        )
+    if (names is None) != (first_names is None):
+        raise ValueError(
+            f"{where} "
+            + (
+                f"has no column names; the first shard's were {preview(first_names)}"
+                if names is None
+                else f"has column names {preview(names)}; the first shard had none"
+            )
+            + ". Pass every shard the same way (all DataFrames or all arrays)."
+        )
+    for i, (dtype, first_dtype) in enumerate(zip(dtypes, first_dtypes, strict=True)):
+        label = f"column {i}" if names is None else f"column {i} ({names[i]!r})"
+        if names is not None and names[i] != first_names[i]:
+            raise ValueError(
+                f"{where}: column {i} is {names[i]!r}; the first shard's column {i} was "
+                f"{first_names[i]!r}. Every shard must have the columns of the first, in "
+                "the same order."
+            )
+        if dtype != first_dtype:
+            raise ValueError(
+                f"{where}: {label} has dtype {dtype}; the first shard's had {first_dtype}. "
+                "Cast the shard to the first shard's dtypes (DataFrame.astype)."
+            )
+    estimator._shard_columns = (shard, first_names, first_dtypes)
