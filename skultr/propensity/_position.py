@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import validate_data
 
+from skultr.utils._atomic import atomic_fit
 from skultr.utils._click_log import (
     ClickLogWarning,
     check_clicks,
@@ -31,17 +32,26 @@ from skultr.utils._click_log import (
     split_frame_columns,
 )
 from skultr.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
+from skultr.utils._validation import check_shard_columns
 
 
-def _validate_click_log(estimator, X, y, qid, position):
-    """Validated ``(X, clicks, positions)`` with the rankers' conventions and errors."""
+def _validate_click_log(estimator, X, y, qid, position, *, reset=True, shard=False):
+    """Validated ``(X, clicks, positions)`` with the rankers' conventions and errors.
+
+    ``reset=False`` checks ``X`` against the fitted columns; ``shard`` also records (first
+    call) or checks (later calls) the columns of a ``partial_fit`` shard.
+    """
     if y is None:
         raise ValueError(
             f"{type(estimator).__name__} requires y to be passed, but the target y is None: "
             "pass the clicks (0/1), one per displayed document."
         )
     X, qid, position = split_frame_columns(X, qid, position)
-    X = validate_data(estimator, X, dtype=[np.float64, np.float32], ensure_all_finite=False)
+    if shard:
+        check_shard_columns(estimator, X, fresh=reset)
+    X = validate_data(
+        estimator, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
+    )
     check_x_finite(X)
     clicks = check_clicks(y, X.shape[0])
     check_qid_given(qid, X.shape[0], estimator.max_position, type(estimator).__name__)
@@ -125,7 +135,8 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
         data (no impression or, for a ratio, no click on a denominator); all ``NaN``, with
         a warning, when no row was displayed at position 1.
     clicks_, impressions_ : ndarray of shape (max_position,)
-        Clicks and impressions per displayed position.
+        Clicks and impressions per displayed position (summed over the ``partial_fit``
+        shards).
     n_features_in_ : int
         ``X`` is only validated: the estimate uses clicks and positions alone. It is taken
         so the estimator fits the same ``(X, y, qid=, position=)`` log as the rankers.
@@ -153,6 +164,7 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
         self.max_position = max_position
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(self, X, y, *, qid=None, position=None, production_position=None):
         """Estimate the propensities from a randomised click log.
 
@@ -175,25 +187,106 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
         -------
         self
         """
-        X, clicks, position = _validate_click_log(self, X, y, qid, position)
+        return self._count(X, y, qid, position, production_position, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
+    def partial_fit(self, X, y, *, qid=None, position=None, production_position=None):
+        """Add a shard of the randomised log to the counts (the first call starts them).
+
+        The estimate is a function of counts (clicks and impressions per position, or per
+        production rank and position for ``"swap"``), which add up over shards: after
+        ``partial_fit`` on every shard of a log, ``clicks_``, ``impressions_`` and
+        ``propensity_`` are those of ``fit`` on the concatenated log, whatever the split
+        (a list may even be split across shards). Every shard must have the columns of the
+        first; ``intervention`` and ``max_position`` must be those of the counts being
+        continued (fit a new estimator to change them). Until some shard has a click
+        within ``max_position``, ``propensity_`` is all ``NaN`` and a warning says so.
+
+        Parameters
+        ----------
+        X, y, qid, position, production_position
+            One shard of the log, as in :meth:`fit`.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skultr.datasets import make_click_log, make_ranking_dataset
+        >>> from skultr.propensity import RandomizationPropensity
+        >>> X, y, qid = make_ranking_dataset(50, random_state=0)
+        >>> log = make_click_log(X, y, qid, n_sessions=2_000, intervention="shuffle",
+        ...                      random_state=0)
+        >>> streamed = RandomizationPropensity()
+        >>> for rows in np.array_split(np.arange(len(log.clicks)), 4):
+        ...     streamed = streamed.partial_fit(log.X[rows], log.clicks[rows],
+        ...                                     qid=log.qid[rows], position=log.position[rows])
+        >>> whole = RandomizationPropensity().fit(log.X, log.clicks, qid=log.qid,
+        ...                                       position=log.position)
+        >>> bool(np.allclose(streamed.propensity_, whole.propensity_, equal_nan=True))
+        True
+        """
+        return self._count(X, y, qid, position, production_position, incremental=True)
+
+    def _count(self, X, y, qid, position, production_position, *, incremental):
+        fresh = not (incremental and hasattr(self, "clicks_"))
+        if not fresh:
+            self._check_continuable()
+        X, clicks, position = _validate_click_log(
+            self, X, y, qid, position, reset=fresh, shard=fresh or incremental
+        )
         K = self.max_position
         slot = position - 1
-        n_clicks, impressions = _click_rates(clicks, slot, K)
-        _check_some_click(self, n_clicks)
-        self.clicks_, self.impressions_ = n_clicks, impressions
+        counts = {"clicks_": None, "impressions_": None}
+        counts["clicks_"], counts["impressions_"] = _click_rates(clicks, slot, K)
+        if self.intervention == "swap":
+            counts["_swap_clicks"], counts["_swap_impressions"] = self._swap_counts(
+                clicks, slot, production_position, K
+            )
+        if not fresh:
+            counts = {name: getattr(self, name) + value for name, value in counts.items()}
+        if not incremental:
+            _check_some_click(self, counts["clicks_"])
+        for name, value in counts.items():
+            setattr(self, name, value)
+        self._intervention = self.intervention
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.intervention == "shuffle":
-                rate = n_clicks / impressions
+                rate = self.clicks_ / self.impressions_
                 propensity = rate / rate[0]
             else:
-                propensity = self._swap_ratios(clicks, slot, production_position, K)
+                propensity = _swap_ratios(self._swap_clicks, self._swap_impressions)
         propensity[~np.isfinite(propensity)] = np.nan
         self.propensity_ = propensity
-        _warn_without_position_one(self, impressions)
+        if self.clicks_.sum() == 0:
+            warnings.warn(
+                f"{type(self).__name__}.partial_fit: no click at positions 1 to "
+                f"max_position={K} in the shards so far, so propensity_ is all NaN.",
+                ClickLogWarning,
+                stacklevel=3,
+            )
+        else:
+            _warn_without_position_one(self, self.impressions_)
         return self
 
+    def _check_continuable(self):
+        for name, fitted in (
+            ("intervention", getattr(self, "_intervention", self.intervention)),
+            ("max_position", len(self.clicks_)),
+        ):
+            if getattr(self, name) != fitted:
+                raise ValueError(
+                    f"{type(self).__name__}.partial_fit: {name}={getattr(self, name)!r} differs "
+                    f"from the {name}={fitted!r} of the counts being continued; fit a new "
+                    "estimator to change it."
+                )
+
     @staticmethod
-    def _swap_ratios(clicks, slot, production_position, K):
+    def _swap_counts(clicks, slot, production_position, K):
+        """Clicks and impressions (K, K) by production rank (row) and displayed position."""
         if production_position is None:
             raise ValueError(
                 "production_position is required for intervention='swap': the rank of each "
@@ -211,11 +304,17 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
         cell = source[keep] * K + slot[keep]
         n = np.bincount(cell, minlength=K * K).reshape(K, K).astype(np.float64)
         c = np.bincount(cell, weights=clicks[keep], minlength=K * K).reshape(K, K)
-        rate = c / n  # rate[a, b]: document of production rank a+1 shown at position b+1
-        k = np.arange(K)
-        ratio = np.sqrt(rate[0, k] * rate[k, k] / (rate[0, 0] * rate[k, 0]))
-        ratio[0] = 1.0
-        return ratio
+        return c, n
+
+
+def _swap_ratios(c, n):
+    """``p_k / p_1`` from the (K, K) swap counts (see ``RandomizationPropensity``)."""
+    K = c.shape[0]
+    rate = c / n  # rate[a, b]: document of production rank a+1 shown at position b+1
+    k = np.arange(K)
+    ratio = np.sqrt(rate[0, k] * rate[k, k] / (rate[0, 0] * rate[k, 0]))
+    ratio[0] = 1.0
+    return ratio
 
 
 class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):

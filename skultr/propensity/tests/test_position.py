@@ -126,3 +126,75 @@ def test_ipw_ranker_with_a_propensity_estimator(corpus):
 def test_bad_clicks_are_rejected_like_the_rankers_do():
     with pytest.raises(ValueError, match="y must hold clicks 0 or 1.*at row 1"):
         RandomizationPropensity().fit(np.zeros((3, 1)), [0, 2, 1])
+
+
+# -- partial_fit: counts add up over shards (issue 13, item 2) ---------------------------
+
+
+@pytest.mark.parametrize("intervention", ["shuffle", "swap"])
+@pytest.mark.parametrize("n_shards", [1, 3, 7])
+def test_partial_fit_over_shards_equals_fit_on_the_log(intervention, n_shards):
+    """Any split of the rows, lists split across shards included: the same counts."""
+    from skultr.datasets import make_click_log, make_ranking_dataset
+    from skultr.propensity import RandomizationPropensity
+
+    X, y, qid = make_ranking_dataset(60, random_state=1)
+    log = make_click_log(X, y, qid, n_sessions=3_000, intervention=intervention, random_state=1)
+    extra = {"production_position": log.production_position} if intervention == "swap" else {}
+    whole = RandomizationPropensity(intervention=intervention).fit(
+        log.X, log.clicks, qid=log.qid, position=log.position, **extra
+    )
+    streamed = RandomizationPropensity(intervention=intervention)
+    order = np.random.default_rng(0).permutation(len(log.clicks))
+    for rows in np.array_split(order, n_shards):
+        shard_extra = {k: v[rows] for k, v in extra.items()}
+        streamed.partial_fit(
+            log.X[rows],
+            log.clicks[rows],
+            qid=log.qid[rows],
+            position=log.position[rows],
+            **shard_extra,
+        )
+    np.testing.assert_array_equal(streamed.clicks_, whole.clicks_)
+    np.testing.assert_array_equal(streamed.impressions_, whole.impressions_)
+    np.testing.assert_allclose(streamed.propensity_, whole.propensity_, rtol=1e-12)
+    assert abs(np.nanmax(np.abs(streamed.propensity_ - log.propensity))) < 0.1
+
+
+def test_partial_fit_refuses_other_settings_and_columns_and_leaves_the_counts():
+    from skultr.datasets import make_click_log, make_ranking_dataset
+    from skultr.propensity import RandomizationPropensity
+
+    X, y, qid = make_ranking_dataset(20, random_state=0)
+    log = make_click_log(X, y, qid, n_sessions=300, intervention="shuffle", random_state=0)
+    est = RandomizationPropensity().partial_fit(
+        log.X, log.clicks, qid=log.qid, position=log.position
+    )
+    clicks = est.clicks_.copy()
+    with pytest.raises(ValueError, match="max_position=5 differs from the max_position=10"):
+        est.set_params(max_position=5).partial_fit(
+            log.X, log.clicks, qid=log.qid, position=log.position
+        )
+    est.set_params(max_position=10)
+    with pytest.raises(ValueError, match="intervention='swap' differs"):
+        est.set_params(intervention="swap").partial_fit(
+            log.X, log.clicks, qid=log.qid, position=log.position
+        )
+    est.set_params(intervention="shuffle")
+    with pytest.raises(ValueError, match=r"shard 2: column 0 has dtype float32"):
+        est.partial_fit(log.X.astype(np.float32), log.clicks, qid=log.qid, position=log.position)
+    np.testing.assert_array_equal(est.clicks_, clicks)
+    est.partial_fit(log.X, log.clicks, qid=log.qid, position=log.position)
+    np.testing.assert_array_equal(est.clicks_, 2 * clicks)
+
+
+def test_partial_fit_without_any_click_yet_warns_and_gives_nan():
+    from skultr.propensity import RandomizationPropensity
+    from skultr.utils._click_log import ClickLogWarning
+
+    X = np.zeros((10, 2))
+    with pytest.warns(ClickLogWarning, match="no click .* all NaN"):
+        est = RandomizationPropensity().partial_fit(X, np.zeros(10))
+    assert np.isnan(est.propensity_).all()
+    with pytest.raises(ValueError, match="no click"):
+        RandomizationPropensity().fit(X, np.zeros(10))

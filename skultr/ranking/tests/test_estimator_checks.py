@@ -68,7 +68,8 @@ class IPWOnClicks(_OnlineClicksMixin, IPWRanker):
 
 
 class RandomizationOnClicks(_ClicksMixin, RandomizationPropensity):
-    pass
+    def partial_fit(self, X, y, *, qid=None, position=None):
+        return super().partial_fit(X, _as_clicks(y), qid=qid, position=position)
 
 
 class RegressionEMOnClicks(_ClicksMixin, RegressionEMPropensity):
