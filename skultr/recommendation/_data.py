@@ -29,7 +29,7 @@ from skultr.utils._interactions import (  # noqa: F401 (re-exported for the reco
 from skultr.utils._validation import first_index
 
 # Cells (users x items) of the dense score block that recommend() builds at once: 2**22
-# float64 cells are 32 MiB, and the block's argpartition needs about as much again.
+# float64 cells are 32 MiB, and the block's top-n selection needs about as much again.
 RECOMMEND_CHUNK_CELLS = 2**22
 COLD_START = ("error", "popularity")
 
@@ -135,11 +135,28 @@ class BaseRecommender(_PairEstimatorMixin, BaseEstimator):
     def _score_users(self, users):
         """Scores of every catalogue item for each user index: ``(len(users), n_items_)``."""
 
+    # Models whose scores are ``⟨user_factors_[u], item_factors_[i]⟩`` (plus ``user_bias_[u]
+    # + item_bias_[i]`` when they have biases) set this: recommend() then scores its blocks
+    # with torch on the model's device (``device_``), in float64 like ``_score_users``.
+    _factor_scores = False
+
+    def _factor_tables(self):
+        """``(user_factors, item_factors, user_bias, item_bias)`` (biases may be None)."""
+        biases = getattr(self, "biases", False)
+        return (
+            self.user_factors_,
+            self.item_factors_,
+            self.user_bias_ if biases else None,
+            self.item_bias_ if biases else None,
+        )
+
     def recommend(self, users, n=10, *, exclude_seen=True):
         """Top-``n`` items for each user, by decreasing predicted score.
 
         The scores are computed for blocks of users (about ``2**22`` user x item cells at a
-        time), so memory stays bounded whatever the number of users.
+        time), so the memory beyond the returned arrays stays bounded (about 64 MiB)
+        whatever the number of users. The factor models score and select on the device
+        they were trained on (``device_``, a GPU when there is one), in float64.
 
         Parameters
         ----------
@@ -170,9 +187,12 @@ class BaseRecommender(_PairEstimatorMixin, BaseEstimator):
         top = np.empty((codes.size, n_take), dtype=np.int64)
         top_scores = np.empty((codes.size, n_take), dtype=np.float64)
         step = max(1, RECOMMEND_CHUNK_CELLS // max(self.n_items_, 1))
+        top_block = self._top_block
+        if self._factor_scores:
+            top_block = _TorchTopN(self)
         for start in range(0, codes.size, step):
             stop = min(start + step, codes.size)
-            top[start:stop], top_scores[start:stop] = self._top_block(
+            top[start:stop], top_scores[start:stop] = top_block(
                 codes[start:stop], cold[start:stop], n_take, exclude_seen
             )
         missing = np.isneginf(top_scores)
@@ -208,3 +228,52 @@ class BaseRecommender(_PairEstimatorMixin, BaseEstimator):
         return np.take_along_axis(top, order, axis=1), np.take_along_axis(
             top_scores, order, axis=1
         )
+
+
+class _TorchTopN:
+    """``recommend``'s block step for the factor models: scores and top-n with torch.
+
+    Holds the item table (and the popularity scores of cold users) on the model's device
+    for the whole call; each block sends its user rows and its seen pairs, and gets back
+    ``(len(codes), n_take)`` indices and scores. float64 throughout, so the ranking is the
+    one of ``_score_users`` (up to the order of equal scores).
+    """
+
+    def __init__(self, model):
+        import torch
+
+        self.torch = torch
+        self.model = model
+        self.device = torch.device(getattr(model, "device_", "cpu"))
+        users, items, user_bias, item_bias = model._factor_tables()
+        self.users = users
+        self.user_bias = user_bias
+        self.items = self._tensor(items)
+        self.item_bias = None if item_bias is None else self._tensor(item_bias)
+        self.popularity = None
+
+    def _tensor(self, array):
+        return self.torch.as_tensor(np.asarray(array, dtype=np.float64), device=self.device)
+
+    def __call__(self, codes, cold, n_take, exclude_seen):
+        torch = self.torch
+        model = self.model
+        scores = torch.empty((codes.size, model.n_items_), dtype=torch.float64, device=self.device)
+        warm = ~cold
+        if warm.any():
+            rows = torch.as_tensor(np.flatnonzero(warm), device=self.device)
+            block = self._tensor(self.users[codes[warm]]) @ self.items.T
+            if self.item_bias is not None:
+                block += self._tensor(self.user_bias[codes[warm]])[:, None] + self.item_bias
+            scores[rows] = block
+        if cold.any():
+            if self.popularity is None:
+                self.popularity = self._tensor(model._popularity_scores(np.arange(model.n_items_)))
+            scores[torch.as_tensor(np.flatnonzero(cold), device=self.device)] = self.popularity
+        if exclude_seen:
+            known = codes >= 0
+            rows, cols = model.seen_[codes[known]].nonzero()
+            rows = torch.as_tensor(np.flatnonzero(known)[rows], device=self.device)
+            scores[rows, torch.as_tensor(cols, device=self.device)] = -torch.inf
+        top_scores, top = torch.topk(scores, n_take, dim=1, sorted=True)
+        return top.cpu().numpy(), top_scores.cpu().numpy()

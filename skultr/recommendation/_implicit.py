@@ -109,6 +109,7 @@ class BaseImplicitMF(BaseRecommender, BaseTorchEstimator):
     }
     # k of the default score (Recall@k of held-out positives over the catalogue).
     score_k = 10
+    _factor_scores = True  # recommend() scores on device_ (BaseRecommender)
 
     # -- hooks ---------------------------------------------------------------------------
     def _check_feedback(self, y):

@@ -124,3 +124,47 @@ def test_recommend_and_predict_reject_unknown_ids():
     with pytest.raises(ValueError, match="item id 3 .*not in the training catalogue"):
         model.predict([[0, 3]])
     assert model.predict([[1, 2]]).tolist() == [0.0]
+
+
+@pytest.mark.parametrize("biases", [False, True])
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_blocked_recommend_equals_one_block(monkeypatch, biases, exclude_seen):
+    # recommend() in blocks of 3 users (on the model's device, torch) returns what one
+    # block over all users returns, and what the numpy path of _score_users returns,
+    # seen items excluded per block and cold users (popularity fallback) included.
+    from skultr.recommendation import _data
+
+    class _Factors(_Fixed):
+        _factor_scores = True
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = 17, 40
+    model = _Factors(np.zeros((n_users, n_items)), cold_start="popularity")
+    pairs = np.column_stack([rng.integers(0, n_users - 2, 200), rng.integers(0, n_items, 200)])
+    model.fit(pairs)  # users 15 and 16 have no pair: cold
+    model.user_factors_ = rng.standard_normal((n_users, 4))
+    model.item_factors_ = rng.standard_normal((n_items, 4))
+    model.biases = biases
+    model.user_bias_ = rng.standard_normal(n_users)
+    model.item_bias_ = rng.standard_normal(n_items)
+    model.scores = model.user_factors_ @ model.item_factors_.T
+    if biases:
+        model.scores = model.scores + model.user_bias_[:, None] + model.item_bias_[None, :]
+    users = np.r_[np.arange(n_users), [3, 16]]
+
+    def run(cells, factor_scores):
+        monkeypatch.setattr(_data, "RECOMMEND_CHUNK_CELLS", cells)
+        model._factor_scores = factor_scores
+        with pytest.warns(UserWarning, match="cold user"):
+            return model.recommend(users, n=8, exclude_seen=exclude_seen)
+
+    one_items, one_scores = run(10**9, False)
+    for cells, factor_scores in ((3 * n_items, True), (3 * n_items, False), (10**9, True)):
+        items, scores = run(cells, factor_scores)
+        # the cold users' popularity scores tie (counts): their items may swap among ties
+        warm = users < n_users - 2
+        np.testing.assert_array_equal(items[warm], one_items[warm])
+        np.testing.assert_allclose(scores, one_scores, rtol=1e-12)
+    if exclude_seen:
+        seen = model.seen_.toarray()
+        assert not seen[users[:, None], one_items].any()

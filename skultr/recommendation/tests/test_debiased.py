@@ -201,3 +201,70 @@ def test_naive_method_ignores_balancing_and_propensity():
         method="naive", balancing=None, max_epochs=2, device="cpu", random_state=0
     ).fit(X, y)
     np.testing.assert_array_equal(model.predict(X), reference.predict(X))
+
+
+def test_a_step_updates_only_the_rows_of_its_batch(monkeypatch):
+    # Declared catalogue of 30 users, pairs for users 0..19 only: with IPS (no catalogue
+    # draws) rows 20..29 are never in a batch, so they keep their initial values (no
+    # whole-table weight decay), while the rows with pairs move. Lazy Adam does the steps.
+    import torch
+
+    from skultr.recommendation import _debiased
+
+    monkeypatch.setattr(_debiased, "SPARSE_MIN_ROWS", 0)  # sparse on any catalogue
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 20, 200), rng.integers(0, 10, 200)])
+    y = (rng.random(200) < 0.5).astype(float)
+    params = {
+        "method": "ips",
+        "balancing": "random",
+        "propensity": "uniform",
+        "n_users": 30,
+        "n_items": 10,
+        "n_factors": 3,
+        "batch_size": 32,
+        "device": "cpu",
+        "random_state": 0,
+        "weight_decay": 0.1,
+    }
+    one = DebiasedMFRecommender(max_epochs=1, **params).fit(X, y)
+    two = DebiasedMFRecommender(max_epochs=2, **params).fit(X, y)
+    assert isinstance(one.optimizer_, torch.optim.SparseAdam)
+    for name in ("user_factors_", "user_bias_"):
+        np.testing.assert_array_equal(getattr(one, name)[20:], getattr(two, name)[20:])
+        assert not np.allclose(getattr(one, name)[:20], getattr(two, name)[:20])
+    # Gradient clipping needs dense gradients: the same loss on dense tables, whose rows
+    # without pairs get no gradient either.
+    clipped = DebiasedMFRecommender(max_epochs=1, clip_grad_norm=1.0, **params).fit(X, y)
+    assert isinstance(clipped.optimizer_, torch.optim.Adam)
+    np.testing.assert_array_equal(one.user_factors_[20:], clipped.user_factors_[20:])
+    monkeypatch.setattr(_debiased, "SPARSE_MIN_ROWS", 41)  # 30 + 10 rows: dense
+    dense = DebiasedMFRecommender(max_epochs=1, **params).fit(X, y)
+    assert isinstance(dense.optimizer_, torch.optim.Adam)
+    np.testing.assert_allclose(dense.predict(X), one.predict(X), atol=0.05)
+
+
+def test_touched_row_penalty_is_the_whole_tables_term_over_all_pairs():
+    # Over every training pair, the share-weighted mean is (λ/2) times the squared norm of
+    # the rows with pairs (each row counted once), biases included.
+    import torch
+
+    X = np.array([[0, 0], [0, 1], [1, 1], [2, 0], [2, 1], [2, 2]])
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    model = DebiasedMFRecommender(method="naive", max_epochs=1, device="cpu", random_state=0)
+    model.fit(X, y)
+    users = torch.as_tensor(X[:, 0])
+    items = torch.as_tensor(X[:, 1])
+    model._state = {"row_share": model._row_share(X[:, 0], X[:, 1], "cpu")}
+    try:
+        with torch.no_grad():
+            estimate = model._touched_penalty(model.module_.prediction, users, items, 0.5)
+    finally:
+        del model._state
+    whole = (
+        np.square(model.user_factors_).sum()
+        + np.square(model.item_factors_).sum()
+        + np.square(model.user_bias_).sum()
+        + np.square(model.item_bias_).sum()
+    )
+    assert float(estimate) == pytest.approx(0.25 * whole, rel=1e-5)
