@@ -6,7 +6,8 @@ other side, the ridge problem ``(w0 YᵀY + Σ_j extra_rj y_j y_jᵀ + λI) x_r 
 - :class:`AlsSide` holds one side's click coordinates as sparse matrices of the right-hand
   side weights ``a`` and of the extra click weights ``extra``;
 - :func:`als_half_step` solves the systems exactly (one batched Cholesky when ``extra`` is
-  zero everywhere, chunked per-row systems otherwise);
+  zero everywhere, per-row systems built and solved in blocks of rows otherwise, in memory
+  bounded by ``_ALS_CHUNK_FLOATS`` whatever the sizes);
 - :func:`als_half_step_cg` takes a few warm-started conjugate-gradient steps instead.
 """
 
@@ -17,7 +18,8 @@ import torch
 
 from skultr._torch import to_tensor
 
-# Memory budget (floats) of the per-row k x k systems built in one chunk of a weighted ALS step.
+# Memory budget (floats) of a weighted ALS step's work arrays: the k x k systems of one block
+# of rows, and the click outer products ``extra y yᵀ`` added to them one piece at a time.
 _ALS_CHUNK_FLOATS = 2**24
 
 
@@ -39,30 +41,18 @@ class AlsSide:
 
     ``a`` (the right-hand side weights) and ``extra`` (the click weight beyond ``w0``) are
     held as sparse ``n_rows × n_cols`` matrices, so ``Σ_j a_rj y_j`` for every row is one
-    sparse product. ``extra`` is None when it is zero everywhere; otherwise it is cut into
-    row chunks whose ``k × k`` systems fit the memory budget.
+    sparse product. ``extra`` is None when it is zero everywhere.
     """
 
     def __init__(self, rows, cols, a, extra, *, shape, n_factors, device):
         order = np.lexsort((cols, rows))
         rows, cols, a = rows[order], cols[order], a[order]
         self.n_rows, self.n_cols = shape
+        self.n_factors = n_factors
         self.a = _sparse_rows(rows, cols, a, shape, device)
-        self.extra_chunks = []
-        self.extra = None
-        if extra is None:
-            return
-        extra = extra[order]
-        self.extra = _sparse_rows(rows, cols, extra, shape, device)
-        budget = max(_ALS_CHUNK_FLOATS // (n_factors * n_factors), 1)
-        row_ptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=self.n_rows))])
-        for start in range(0, self.n_rows, budget):
-            stop = min(start + budget, self.n_rows)
-            lo, hi = row_ptr[start], row_ptr[stop]
-            matrix = _sparse_rows(
-                rows[lo:hi] - start, cols[lo:hi], extra[lo:hi], (stop - start, self.n_cols), device
-            )
-            self.extra_chunks.append((start, stop, matrix))
+        self.extra = (
+            None if extra is None else _sparse_rows(rows, cols, extra[order], shape, device)
+        )
 
 
 def _solve_spd(systems, rhs):
@@ -79,20 +69,65 @@ def als_half_step(side, fixed, *, w0, reg):
     Minimises ``Σ_j w_rj (x_r·y_j − p_rj)² + λ‖x_r‖²`` for each row ``r`` where the weight is
     ``w0`` off the clicks and ``w0 + extra`` on them, and ``w·p = a`` on the clicks (0
     elsewhere): ``(w0 YᵀY + Σ_j extra_rj y_j y_jᵀ + λI) x_r = Σ_j a_rj y_j``. The shared Gram
-    matrix ``w0 YᵀY`` is computed once; the click correction, when there is one, is the
-    sparse product of ``extra`` with the row-wise outer products ``y_j y_jᵀ``.
+    matrix ``w0 YᵀY`` is computed once; the click correction, when there is one, is built
+    for a block of rows at a time (:func:`_weighted_systems`), so no array of one ``k × k``
+    matrix per row or per column of the whole side is ever formed.
     """
     k = fixed.shape[1]
     gram = w0 * (fixed.T @ fixed) + reg * torch.eye(k, device=fixed.device, dtype=fixed.dtype)
     rhs = side.a @ fixed
-    if not side.extra_chunks:
+    if side.extra is None:
         return _solve_spd(gram, rhs.T).T
-    outer = (fixed[:, :, None] * fixed[:, None, :]).reshape(fixed.shape[0], k * k)
     out = torch.empty_like(rhs)
-    for start, stop, extra in side.extra_chunks:
-        systems = (extra @ outer).reshape(stop - start, k, k) + gram
+    outer_all = None
+    if fixed.shape[0] * k * k <= _ALS_CHUNK_FLOATS:  # small enough to share across pieces
+        outer_all = (fixed[:, :, None] * fixed[:, None, :]).reshape(fixed.shape[0], k * k)
+    block = max(_ALS_CHUNK_FLOATS // (k * k), 1)
+    for start in range(0, side.n_rows, block):
+        stop = min(start + block, side.n_rows)
+        systems = _weighted_systems(side.extra, fixed, gram, start, stop, outer_all)
         out[start:stop] = _solve_spd(systems, rhs[start:stop].unsqueeze(-1)).squeeze(-1)
     return out
+
+
+def _weighted_systems(extra, fixed, gram, start, stop, outer_all=None):
+    """``gram + Σ_j extra_rj y_j y_jᵀ`` of the rows ``start .. stop - 1``: ``(rows, k, k)``.
+
+    The clicks of the block are taken in pieces of at most ``_ALS_CHUNK_FLOATS / k²``; the
+    outer products ``y_j y_jᵀ`` of a piece's distinct columns (or ``outer_all``, those of
+    every column, when given) are summed into the systems of the rows the piece touches by
+    one sparse product with the click weights. The work arrays stay within the budget even
+    for a row (a popular item) with more clicks than that.
+    """
+    k = fixed.shape[1]
+    crow, col, weight = extra.crow_indices(), extra.col_indices(), extra.values()
+    systems = gram.expand(stop - start, k, k).clone()
+    flat = systems.view(stop - start, k * k)
+    bounds = crow[start : stop + 1]
+    lo, hi = int(bounds[0]), int(bounds[-1])
+    piece = max(_ALS_CHUNK_FLOATS // (k * k), 1)
+    for first in range(lo, hi, piece):
+        last = min(first + piece, hi)
+        columns = col[first:last]
+        if outer_all is None:
+            columns, position = torch.unique(columns, return_inverse=True)
+            y = fixed[columns]
+            outer = (y[:, :, None] * y[:, None, :]).reshape(columns.shape[0], k * k)
+        else:
+            position, outer = columns, outer_all
+        # The clicks are sorted by row: the piece touches the contiguous rows top .. end - 1.
+        top = int(torch.searchsorted(bounds, first, right=True)) - 1
+        end = int(torch.searchsorted(bounds, last - 1, right=True))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            weights = torch.sparse_csr_tensor(
+                bounds[top : end + 1].clamp(first, last) - first,
+                position,
+                weight[first:last].to(fixed.dtype),
+                size=(end - top, outer.shape[0]),
+            )
+        flat[top:end] += weights @ outer
+    return systems
 
 
 def als_half_step_cg(side, fixed, current, *, w0, reg, n_steps):

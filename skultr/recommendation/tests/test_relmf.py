@@ -201,8 +201,17 @@ def test_als_reaches_the_global_optimum_given_by_the_shrunk_svd(small):
     assert model.history_[-1, "train_loss"] == pytest.approx(logged, rel=1e-3)
 
 
-def test_weighted_als_half_step_matches_a_dense_per_user_solve():
-    """The Gram-matrix trick: (w0 VᵀV + Σ extra v vᵀ + λI) u = Σ a v, checked per user."""
+@pytest.mark.parametrize("budget", [None, 20])
+def test_weighted_als_half_step_matches_a_dense_per_user_solve(budget, monkeypatch):
+    """The Gram-matrix trick: (w0 VᵀV + Σ extra v vᵀ + λI) u = Σ a v, checked per user.
+
+    ``budget=20`` floats: blocks of 2 users, pieces of 2 clicks (a user's clicks span
+    several pieces), the outer products of each piece's own items (9 x 3² > 20).
+    """
+    if budget is not None:
+        from skultr.recommendation import _als
+
+        monkeypatch.setattr(_als, "_ALS_CHUNK_FLOATS", budget)
     rng = np.random.default_rng(0)
     n_users, n_items, k, w0, reg = 7, 9, 3, 1.0, 0.3
     clicked = rng.random((n_users, n_items)) < 0.3
@@ -289,6 +298,18 @@ def test_wmf_als_decreases_its_objective_monotonically(small, cg_steps):
     ).fit(small.X)
     losses = np.asarray(model.history_[:, "train_loss"])
     assert np.all(np.diff(losses) <= 1e-6 * losses[:-1])
+
+
+def test_exact_weighted_als_in_small_blocks_equals_one_block(small, monkeypatch):
+    # A budget of 200 floats: blocks of 12 rows, pieces of 12 clicks, each piece with its
+    # own columns' outer products (neither side's 80 or 120 x 4² fits): the same fit.
+    from skultr.recommendation import _als
+
+    params = {"n_factors": 4, "alpha": 5.0, "cg_steps": None, "max_epochs": 5, "tol": 0.0}
+    one = WMFRecommender(**params, **CPU).fit(small.X)
+    monkeypatch.setattr(_als, "_ALS_CHUNK_FLOATS", 200)
+    blocked = WMFRecommender(**params, **CPU).fit(small.X)
+    np.testing.assert_allclose(_scores(blocked), _scores(one), rtol=1e-4, atol=1e-5)
 
 
 def test_wmf_conjugate_gradient_reaches_the_exact_solver_objective(small):
