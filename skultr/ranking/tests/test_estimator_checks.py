@@ -73,7 +73,8 @@ class RandomizationOnClicks(_ClicksMixin, RandomizationPropensity):
 
 
 class RegressionEMOnClicks(_ClicksMixin, RegressionEMPropensity):
-    pass
+    def partial_fit(self, X, y, *, qid=None, position=None):
+        return super().partial_fit(X, _as_clicks(y), qid=qid, position=position)
 
 
 CASES = [
