@@ -236,3 +236,26 @@ def test_out_of_memory_in_an_als_sweep_names_what_to_lower(monkeypatch):
     _failing_run_epochs(monkeypatch, RuntimeError("DefaultCPUAllocator: can't allocate memory"))
     with pytest.raises(MemoryError, match="partial_fit and solver='stochastic', or lower n_f"):
         WMFRecommender(solver="als", max_epochs=1, device="cpu").fit(pairs, y)
+
+
+def test_a_model_above_the_snapshot_budget_is_reset_not_half_updated(monkeypatch):
+    """No copy above SNAPSHOT_BYTES: a failure in training leaves it unfitted, and says so;
+    a failure before training (a shard with other columns) still leaves it as it was."""
+    from sklearn.exceptions import NotFittedError
+
+    import skultr.utils._atomic as atomic
+    from skultr.recommendation import BPRRecommender
+
+    monkeypatch.setattr(atomic, "SNAPSHOT_BYTES", 0)
+    pairs, y = interactions()
+    est = BPRRecommender(max_epochs=1, random_state=0, device="cpu").partial_fit(pairs, y)
+    factors = est.user_factors_.copy()
+    with pytest.raises(ValueError, match="shard 2: X has 3 features"):
+        est.partial_fit(np.c_[pairs, pairs[:, :1]], y)
+    np.testing.assert_array_equal(est.user_factors_, factors)
+    _failing_run_epochs(monkeypatch, _out_of_memory())
+    with pytest.raises(MemoryError, match="reset to unfitted rather than left half-updated"):
+        est.partial_fit(pairs, y)
+    with pytest.raises(NotFittedError):
+        est.recommend([0])
+    assert est.get_params()["max_epochs"] == 1

@@ -7,6 +7,8 @@ import time
 import torch
 from torch import nn
 
+from skultr.utils._atomic import training_started
+
 from ._batching import batch_units, data_device, epoch_batches, n_units
 from ._random import epoch_generator, seeded, stream_seed
 
@@ -213,6 +215,7 @@ def run_epochs(
     if epoch_step is None and (loss_fn is None or train is None or optimizer is None):
         raise TypeError("run_epochs needs loss_fn, train and optimizer, or epoch_step.")
     n_train = n_units(train) if train is not None else 0
+    training_started()  # from here a failed fit cannot be undone without a copy
     progress = _Progress(verbose, n_epochs, description)
     module.train()
     if callbacks is not None:
