@@ -25,7 +25,10 @@ INCREMENTAL = [
 def _instance(name, cls):
     if cls is TorchMLPRegressor:
         return TorchMLPRegressor(hidden_layer_sizes=(4,), device="cpu", random_state=0)
-    return small_instance(name, cls).set_params(device="cpu", random_state=0)
+    est = small_instance(name, cls).set_params(device="cpu", random_state=0)
+    if family_of(cls) == "pair_propensity":  # partial_fit needs the catalogue declared
+        est.set_params(n_users=30, n_items=20)  # that of interactions()
+    return est
 
 
 def _shard(cls, seed=0):
@@ -34,7 +37,7 @@ def _shard(cls, seed=0):
     if family == "click_ranker":
         log, frame, _ = click_log()
         return frame, {"y": log.clicks}
-    if "Recommender" in cls.__name__:
+    if "Recommender" in cls.__name__ or family == "pair_propensity":
         pairs, y = interactions(seed=seed)
         return pd.DataFrame({"user": pairs[:, 0], "item": pairs[:, 1]}), {"y": y}
     rng = np.random.default_rng(seed)

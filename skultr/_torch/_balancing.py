@@ -251,7 +251,17 @@ def prepare_balancing(user_table, item_table, *, settings, seed, device, **balan
         bandwidth = 0.5 * median_bandwidth(pairs, generator)
     else:
         bandwidth = float(settings.bandwidth)
-    balancer = Balancer(
+    balancer = make_balancer(settings, bandwidth, **balancer_options)
+    return user_features, item_features, bandwidth, balancer
+
+
+def make_balancer(settings, bandwidth, **balancer_options):
+    """The :class:`Balancer` of ``settings`` (as in :func:`prepare_balancing`) at ``bandwidth``.
+
+    A ``partial_fit`` shard after the first builds its balancer here, with the bandwidth
+    the first shard fixed.
+    """
+    return Balancer(
         kernel=settings.kernel,
         bandwidth=bandwidth,
         n_centers=settings.n_centers,
@@ -262,7 +272,6 @@ def prepare_balancing(user_table, item_table, *, settings, seed, device, **balan
         ridge=_RIDGE,
         **balancer_options,
     )
-    return user_features, item_features, bandwidth, balancer
 
 
 def effective_sample_size(weights):

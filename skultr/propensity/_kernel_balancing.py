@@ -6,6 +6,7 @@ model code, shared with :class:`skultr.recommendation.DebiasedMFRecommender`, li
 :mod:`skultr._torch._balancing`), so importing :mod:`skultr.propensity` stays light.
 """
 
+import hashlib
 import warnings
 from numbers import Integral, Real
 
@@ -25,6 +26,7 @@ from skultr.utils._sklearn_compat import (
     _fit_context,
     validate_params,
 )
+from skultr.utils._validation import check_shard_columns
 
 
 @validate_params(
@@ -119,6 +121,17 @@ def weighted_mmd(
         a = a / a.sum()
     mmd2, se = mmd_of_weights(A, B, [a], kernel, bandwidth)[0]
     return (mmd2, se) if return_se else float(np.sqrt(max(mmd2, 0.0)))
+
+
+def _table_digest(user_table, item_table):
+    """A fingerprint of the two feature tables (None without tables), for partial_fit."""
+    if user_table is None:
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    for table in (user_table, item_table):
+        digest.update(repr(table.shape).encode())
+        digest.update(np.ascontiguousarray(table).tobytes())
+    return digest.hexdigest()
 
 
 def _check_feature_table(table, n_rows, name):
@@ -250,17 +263,19 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     Attributes
     ----------
     weights_ : ndarray of shape (n_samples,)
-        Balancing weight of each training pair, normalised to mean 1 (so ``weights_ / n``
-        estimates ``p̄ / (n p_ui)``, ``p̄ = n / (n_users n_items)``).
+        Balancing weight of each training pair (of the last shard, after
+        :meth:`partial_fit`), normalised to mean 1 (so ``weights_ / n`` estimates
+        ``p̄ / (n p_ui)``, ``p̄ = n / (n_users n_items)``).
     propensity_ : ndarray of shape (n_samples,)
-        Implied propensities ``min(1, p̄ / weights_)``.
+        Implied propensities ``min(1, p̄ / weights_)`` (of the same pairs).
     base_weights_ : ndarray of shape (n_samples,)
         The base inverse propensities ``p̄ / p̂``, normalised to mean 1.
     mmd_base_, mmd_ : float
         Squared weighted MMD between observed and all pairs, in the kernel of the fit, with
         the base weights and with the balancing weights: the unbiased estimate on the same
-        samples of up to 2,000 observed and 2,000 catalogue pairs, not clamped at zero (a
-        negative value is an imbalance below the sampling noise).
+        samples of up to 2,000 observed (the last shard's, after :meth:`partial_fit`) and
+        2,000 catalogue pairs, not clamped at zero (a negative value is an imbalance below
+        the sampling noise).
     mmd_base_se_, mmd_se_ : float
         Their standard errors (delete-a-group jackknife, see :func:`weighted_mmd`). Read a
         change as real only when it is several standard errors (on Coat, the balancing
@@ -282,15 +297,18 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         .. deprecated:: 0.1
            Use ``history_[:, "train_loss"]``; ``loss_curve_`` will be removed in 0.3.
     p_bar_ : float
-        ``n_samples / (n_users_ * n_items_)``, the share of observed pairs in the catalogue.
+        ``n_samples / (n_users_ * n_items_)``, the share of observed pairs in the catalogue
+        (after :meth:`partial_fit`: of the distinct pairs of every shard so far).
     base_scale_ : float
         Mean of the base weights ``p̄ / p̂`` before their normalisation (1.0 without
-        ``sample_propensity``); ``predict`` divides by it.
+        ``sample_propensity``; after :meth:`partial_fit`, over the distinct pairs of every
+        shard so far); ``predict`` divides by it.
     fitted_with_base_propensity_ : bool
         Whether ``fit`` got ``sample_propensity``; ``predict`` then needs one too.
     weight_scale_ : float
-        Mean of the unnormalised weights ``q exp(g)`` over the training pairs; ``predict``
-        divides by it, so its weights are on the scale of ``weights_``.
+        Mean of the unnormalised weights ``q exp(g)`` over the training pairs (the last
+        shard's, after :meth:`partial_fit`); ``predict`` divides by it, so its weights are
+        on the scale of ``weights_``.
     weight_user_table_ : ndarray of shape (n_users, n_factors + 2)
         The weight model's user side ``[P_u, b_u, 1]`` (factors, bias, a column of ones).
     weight_item_table_ : ndarray of shape (n_items, n_factors + 2)
@@ -306,12 +324,14 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     n_features_in_ : int
         Always 2 (the user and the item column).
     n_iter_ : int
-        Epochs run (``max_epochs``: the balancing has no stopping rule).
+        Epochs run (``max_epochs``: the balancing has no stopping rule; one more per
+        :meth:`partial_fit` call).
     device_ : str
         Device the model was trained on (``device`` resolved, for example ``"cpu"``).
     seed_ : int
-        Integer seed drawn from ``random_state`` at the start of ``fit``; it seeds every
-        random step of the fit.
+        Integer seed drawn from ``random_state`` at the start of ``fit`` (or of the first
+        :meth:`partial_fit`); it seeds every random step of the fit (epoch ``e`` draws from
+        its own stream, so the shards continue the streams of one longer fit).
 
     See Also
     --------
@@ -348,6 +368,18 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     code); the bandwidth is the median heuristic on standardised features rather than a
     fixed 0.1 on min-max-scaled ones; the last partial batch is used; ``ε`` is solved in
     closed form on each batch instead of a few Adam steps on a parameter of hard-coded size.
+
+    Training on shards (:meth:`partial_fit`): each call is one epoch of the objective above
+    over the shard's pairs only (constant memory: the shard, the weight model, its Adam
+    moments and 8 bytes per distinct observed pair for ``p_bar_``). The catalogue, the
+    kernel features and the bandwidth are fixed by the first call. With given feature
+    tables, passing the whole log ``k`` times gives ``fit`` with ``max_epochs=k`` exactly.
+    Smaller shards balance each shard, not the log: on
+    :func:`~skultr.datasets.make_mnar_ratings` (2,962 pairs, 2 random shards, 4 passes) the
+    log's MMD² fell from 0.0048 (naive-Bayes weights) to 0.0032, against 0.0029 for ``fit``
+    with 4 epochs. On pairs held out of training neither reduced it (fit on half the pairs:
+    0.0047 on the other half, as the naive-Bayes weights): the gain of ``fit`` on its own
+    pairs is balance of those pairs, which shards see only in part.
 
     References
     ----------
@@ -490,6 +522,112 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         -------
         self : KernelBalancingPropensity
         """
+        sample_propensity = _renamed_propensity(base_propensity, sample_propensity, "fit")
+        return self._fit_log(
+            X, y, user_features, item_features, sample_propensity, outcome, incremental=False
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @atomic_fit
+    def partial_fit(
+        self,
+        X,
+        y=None,
+        *,
+        user_features=None,
+        item_features=None,
+        sample_propensity=None,
+        outcome=None,
+    ):
+        """Train one epoch on a shard of the observed pairs, continuing the weight model.
+
+        Fits a log larger than memory shard by shard: ``for shard in shards:
+        model.partial_fit(shard, ...)``. The first call (on an unfitted model) starts the
+        model as :meth:`fit` does on its shard, and runs one epoch; each later call runs one
+        epoch of the balancing objective over its shard's pairs, continuing the weight model
+        ``g`` and its Adam moments. Each call counts in ``n_iter_`` and adds one row to
+        ``history_``; ``max_epochs`` trains only the feature MF of the first call. A call
+        after :meth:`fit` continues the fitted weight model with a fresh optimizer.
+
+        What depends on the whole log is fixed by the first call or counted over the shards:
+
+        - the catalogue must be known before the first shard: pass ``user_features`` and
+          ``item_features`` (one row per id) or set ``n_users`` and ``n_items``. An id
+          outside it is a ``ValueError`` naming it, before anything changes;
+        - the kernel features: the given tables, or the naive MF fitted to the first
+          shard's ``y`` (``max_epochs`` epochs), which later shards do not refit. Later
+          calls may omit the tables; tables that differ from the first call's are an error;
+        - ``bandwidth_`` (the median heuristic over catalogue pairs of the first call);
+        - ``p_bar_`` is the number of distinct pairs seen so far over ``n_users_ *
+          n_items_`` (a pair passed again, in a later pass over the shards, counts once;
+          ``fit`` counts the rows of ``X``), and with ``sample_propensity`` (every call or
+          none) ``base_scale_`` is the mean of ``p̄ / p̂`` over those pairs: :meth:`predict`
+          is on the scale of the whole log.
+
+        Each epoch balances its shard as ``fit`` balances the log (the base weights and
+        the constraint ``mean(w) = 1`` are over the shard's pairs). With given feature
+        tables, passing the whole log ``k`` times gives ``fit`` with ``max_epochs=k``
+        exactly (the first call is ``fit`` with ``max_epochs=1``). Smaller shards balance
+        the log less than ``fit`` with as many passes, since no step sees the whole log
+        (see the Notes of the class for figures); more passes, or larger shards, get
+        closer. ``weights_``, ``propensity_``, ``base_weights_``, the MMD attributes, the
+        effective sample size and ``weight_scale_`` describe the last shard's pairs;
+        :meth:`predict` gives the propensity of any pair under the continued model.
+        ``n_factors``, ``n_users``, ``n_items``, ``kernel`` and ``bandwidth`` are those of
+        the first call (another value is a ``ValueError`` and the model is left as it was;
+        fit a new estimator to change them), and every shard must have the columns of the
+        first; the other settings (``lr``, ``n_centers``, ``penalty``, ...) apply from the
+        call that sets them.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, 2)
+            Observed (user id, item id) pairs of the shard, read as in ``fit``.
+        y : array-like of shape (n_samples,), default=None
+            Labels in [0, 1] of the shard's pairs: needed by the first call when no feature
+            tables are given, and (without ``outcome``) for ``centers="adaptive"``.
+        user_features, item_features : array-like, default=None
+            The kernel feature tables, as in ``fit``; only the first call needs them.
+        sample_propensity : array-like of shape (n_samples,), default=None
+            Base propensity of each pair of the shard, as in ``fit``: in every call or in
+            none.
+        outcome : array-like of shape (n_samples,), default=None
+            For ``centers="adaptive"``, as in ``fit``.
+
+        Returns
+        -------
+        self : KernelBalancingPropensity
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skultr.datasets import make_mnar_ratings
+        >>> from skultr.propensity import KernelBalancingPropensity
+        >>> data = make_mnar_ratings(60, 50, density=0.1, random_state=0)
+        >>> kb = KernelBalancingPropensity(device="cpu", random_state=0)
+        >>> # stand-in for reading shards of the log from Parquet files or a memmap
+        >>> for rows in np.array_split(np.random.default_rng(0).permutation(len(data.X)), 3):
+        ...     kb = kb.partial_fit(data.X[rows], user_features=data.user_features,
+        ...                         item_features=data.item_features)
+        >>> kb.n_iter_, len(kb.history_)
+        (3, 3)
+        >>> bool(kb.p_bar_ == len(data.X) / (60 * 50))    # all the pairs seen so far
+        True
+        >>> kb.predict(data.X).shape                         # the continued model, any pair
+        (300,)
+        """
+        return self._fit_log(
+            X, y, user_features, item_features, sample_propensity, outcome, incremental=True
+        )
+
+    # Parameters that fix the weight model's shape or the kernel: a partial_fit shard after
+    # the first must have those of the first call.
+    _MODEL_SETTINGS = ("n_factors", "n_users", "n_items", "kernel", "bandwidth")
+
+    def _fit_log(
+        self, X, y, user_features, item_features, sample_propensity, outcome, *, incremental
+    ):
+        """``fit`` (``incremental=False``) or one ``partial_fit`` epoch on a shard."""
         import torch
         from skorch.history import History
 
@@ -498,13 +636,15 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             MatrixFactorization,
             batched_logits,
             fit_embeddings,
+            make_balancer,
             prepare_balancing,
             warn_if_collapsed,
         )
         from skultr._torch._callbacks import CallbackRunner, NetView, initialised_copies
         from skultr._torch._random import seeded, stream_seed
+        from skultr.utils._atomic import _host_tree
 
-        sample_propensity = _renamed_propensity(base_propensity, sample_propensity, "fit")
+        fresh = not (incremental and hasattr(self, "weight_user_table_"))
         if (user_features is None) != (item_features is None):
             raise ValueError(
                 "user_features and item_features must be given together (or neither); got "
@@ -513,26 +653,40 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             )
         user_table = _check_feature_table(user_features, None, "user_features")
         item_table = _check_feature_table(item_features, None, "item_features")
-        # Feature tables (one row per id 0 .. n - 1) fix the catalogue.
-        n_users = self.n_users or (len(user_table) if user_table is not None else None)
-        n_items = self.n_items or (len(item_table) if item_table is not None else None)
+        if not fresh:
+            self._check_continuable(user_table, item_table)
+        check_shard_columns(self, X, fresh=fresh)
         y_given = y
-        users, items, y = self._fit_pairs(X, y, n_users=n_users, n_items=n_items)
+        if fresh:
+            # Feature tables (one row per id 0 .. n - 1) fix the catalogue.
+            n_users = self.n_users or (len(user_table) if user_table is not None else None)
+            n_items = self.n_items or (len(item_table) if item_table is not None else None)
+            if incremental and (n_users is None or n_items is None):
+                raise ValueError(
+                    "KernelBalancingPropensity.partial_fit needs the whole catalogue from the "
+                    "first shard on (p_bar_, the kernel features and the catalogue draws are "
+                    "over it): pass user_features and item_features (one row per id), or set "
+                    "n_users and n_items (integer ids 0 .. n - 1)."
+                )
+            users, items, y = self._fit_pairs(X, y, n_users=n_users, n_items=n_items)
+            if user_table is not None and (
+                len(user_table) != self.n_users_ or len(item_table) != self.n_items_
+            ):
+                raise ValueError(
+                    f"user_features and item_features must have n_users={self.n_users_} and "
+                    f"n_items={self.n_items_} rows; got {len(user_table)} and "
+                    f"{len(item_table)}."
+                )
+        else:
+            users, items, y = self._encode_pairs(X, y)
         n = users.shape[0]
-        if user_table is not None and (
-            len(user_table) != self.n_users_ or len(item_table) != self.n_items_
-        ):
-            raise ValueError(
-                f"user_features and item_features must have n_users={self.n_users_} and "
-                f"n_items={self.n_items_} rows; got {len(user_table)} and {len(item_table)}."
-            )
         if y is not None and ((y < 0) | (y > 1)).any():
             i = int(np.flatnonzero((y < 0) | (y > 1))[0])
             raise ValueError(
                 "y must hold labels in [0, 1] (binarise ratings first); "
                 f"entry {i} is {y[i].item()!r}."
             )
-        if user_table is None and y is None:
+        if fresh and user_table is None and y is None:
             raise ValueError(
                 "KernelBalancingPropensity needs kernel features: pass user_features and "
                 "item_features, or y (labels in [0, 1]) to learn them with a naive MF."
@@ -548,7 +702,18 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             outcome = np.asarray(outcome, dtype=np.float64).ravel()
             if outcome.shape != (n,) or not np.isfinite(outcome).all():
                 raise ValueError(f"outcome must be {n} finite numbers, one per row of X.")
-        p_bar = n / (self.n_users_ * self.n_items_)
+        if not fresh and (sample_propensity is not None) != self.fitted_with_base_propensity_:
+            raise ValueError(
+                "KernelBalancingPropensity.partial_fit: the first shard was fitted "
+                + ("with" if self.fitted_with_base_propensity_ else "without")
+                + " sample_propensity; pass it with every shard or with none."
+            )
+        # p̄ over the distinct pairs seen so far (the rows of X in fit): shards passed again
+        # for more epochs do not count twice.
+        first_seen = self._record_pairs(users, items, fresh=fresh)
+        n_seen = n if not incremental else self._seen_keys.size
+        p_bar = n_seen / (self.n_users_ * self.n_items_)
+        inverse_sum = 0.0 if fresh else self._inverse_propensity_sum
         if sample_propensity is None:
             base = np.ones(n)
         else:
@@ -559,44 +724,63 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
                     f"{propensity.shape[0]}."
                 )
             base = p_bar / propensity
-        self.base_scale_ = float(base.mean())
+            inverse_sum += float((1.0 / propensity[first_seen]).sum())
+        if fresh or sample_propensity is None:
+            self.base_scale_ = float(base.mean())
+        else:  # the mean of p̄ / p̂ over the distinct pairs seen so far
+            self.base_scale_ = p_bar * inverse_sum / n_seen
         self.p_bar_ = p_bar
         self.fitted_with_base_propensity_ = sample_propensity is not None
-        base = base / base.mean()
+        self._inverse_propensity_sum = inverse_sum
+        # The shard's base weights at mean 1 (its objective, as fit's over the log) and on
+        # the scale of every pair seen so far (the weights predict gives); equal in fit.
+        q_shard = base / base.mean()
+        q_seen = base / self.base_scale_
 
-        device = resolve_device(self.device)
-        self.device_ = str(device)
-        self.seed_ = draw_seed(self.random_state)
+        if fresh:
+            device = resolve_device(self.device)
+            self.device_ = str(device)
+            self.seed_ = draw_seed(self.random_state)
+            self._model_settings = {name: getattr(self, name) for name in self._MODEL_SETTINGS}
+            self._feature_digest = _table_digest(user_table, item_table)
+        else:
+            device = torch.device(self.device_)
         u_t = torch.as_tensor(users, device=device)
         i_t = torch.as_tensor(items, device=device)
-        if user_table is None:
-            mf = fit_embeddings(
-                u_t,
-                i_t,
-                torch.as_tensor(y, dtype=torch.float32, device=device),
-                n_users=self.n_users_,
-                n_items=self.n_items_,
-                n_factors=self.n_factors,
-                biases=True,
-                n_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                lr=0.05,
-                weight_decay=1e-4,
-                seed=stream_seed(self.seed_, "features"),
-                device=device,
-            )
-            user_t, item_t = mf.user_table(), mf.item_table()
+        if not fresh:
+            # The kernel features, bandwidth and catalogue of the first call.
+            user_t = torch.as_tensor(self.user_features_, dtype=torch.float32, device=device)
+            item_t = torch.as_tensor(self.item_features_, dtype=torch.float32, device=device)
+            balancer = make_balancer(self, self.bandwidth_)
         else:
-            user_t = torch.as_tensor(user_table, dtype=torch.float32, device=device)
-            item_t = torch.as_tensor(item_table, dtype=torch.float32, device=device)
-        user_t, item_t, self.bandwidth_, balancer = prepare_balancing(
-            user_t, item_t, settings=self, seed=self.seed_, device=device
-        )
+            if user_table is None:
+                mf = fit_embeddings(
+                    u_t,
+                    i_t,
+                    torch.as_tensor(y, dtype=torch.float32, device=device),
+                    n_users=self.n_users_,
+                    n_items=self.n_items_,
+                    n_factors=self.n_factors,
+                    biases=True,
+                    n_epochs=self.max_epochs,
+                    batch_size=self.batch_size,
+                    lr=0.05,
+                    weight_decay=1e-4,
+                    seed=stream_seed(self.seed_, "features"),
+                    device=device,
+                )
+                user_t, item_t = mf.user_table(), mf.item_table()
+            else:
+                user_t = torch.as_tensor(user_table, dtype=torch.float32, device=device)
+                item_t = torch.as_tensor(item_table, dtype=torch.float32, device=device)
+            user_t, item_t, self.bandwidth_, balancer = prepare_balancing(
+                user_t, item_t, settings=self, seed=self.seed_, device=device
+            )
 
         def features(u, i):
             return torch.cat([user_t[u], item_t[i]], dim=1)
 
-        q_t = torch.as_tensor(base, dtype=torch.float32, device=device)
+        q_t = torch.as_tensor(q_shard, dtype=torch.float32, device=device)
         out_t = (
             torch.as_tensor(outcome, dtype=torch.float32, device=device)
             if outcome is not None
@@ -606,9 +790,17 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             model = MatrixFactorization(
                 self.n_users_, self.n_items_, self.n_factors, biases=True, init_std=0.01
             ).to(device)
+        if not fresh:
+            self._load_weight_model(model)
         optimizer = make_optimizer(
             "adam", model.parameters(), lr=self.lr, weight_decay=self.weight_decay
         )
+        optimizer_state = None if fresh else getattr(self, "_optimizer_state", None)
+        if optimizer_state is not None:
+            # A copy: the optimizer updates its moments in place.
+            optimizer.load_state_dict(_host_tree(optimizer_state))
+            for group in optimizer.param_groups:  # the settings of this call
+                group["lr"], group["weight_decay"] = self.lr, self.weight_decay
         x_obs = features(u_t, i_t)
 
         n_objective = min(n, self.OBJECTIVE_PAIRS)
@@ -633,16 +825,18 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
                 module(u_t[rows], i_t[rows]), q_t[rows], x_obs[rows], centers, x_all
             )
 
-        self.history_ = History()
+        if fresh:
+            self.history_ = History()
         net = NetView(self, None, self.batch_size, X, y_given, module=model, optimizer=optimizer)
         run_epochs(
             module=model,
             optimizer=optimizer,
             loss_fn=balancing_loss,
             train=(u_t, i_t, q_t, out_t),
-            n_epochs=self.max_epochs,
+            n_epochs=1 if incremental else self.max_epochs,
             batch_size=self.batch_size,
             seed=self.seed_,
+            first_epoch=0 if fresh else self.n_iter_,
             history=self.history_,
             verbose=self.verbose,
             description=type(self).__name__,
@@ -651,9 +845,13 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             ),
         )
         self.n_iter_ = len(self.history_)
+        if incremental:  # the next shard continues the moments
+            self._optimizer_state = _host_tree(optimizer.state_dict())
+        else:  # nothing continues a fit: the state (two copies of g) is not kept
+            vars(self).pop("_optimizer_state", None)
         model.eval()
         log_ratio = batched_logits(model, u_t, i_t).cpu().numpy()
-        weights = base * np.exp(log_ratio.astype(np.float64))
+        weights = q_seen * np.exp(log_ratio.astype(np.float64))
         self.weight_scale_ = float(weights.mean())
         ones_u = np.ones((self.n_users_, 1))
         ones_i = np.ones((self.n_items_, 1))
@@ -663,12 +861,13 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         item_part = model.item_table().cpu().double().numpy()  # [Q_i, c_i]
         self.weight_item_table_ = np.hstack([item_part[:, :-1], ones_i, item_part[:, -1:]])
         self.weights_ = weights / weights.mean()
-        self.base_weights_ = base
+        self.base_weights_ = q_shard
         self.propensity_ = np.minimum(1.0, p_bar / self.weights_)
-        self.user_features_ = user_t.cpu().numpy().astype(np.float64)
-        self.item_features_ = item_t.cpu().numpy().astype(np.float64)
+        if fresh:
+            self.user_features_ = user_t.cpu().numpy().astype(np.float64)
+            self.item_features_ = item_t.cpu().numpy().astype(np.float64)
         (self.mmd_base_, self.mmd_base_se_), (self.mmd_, self.mmd_se_) = self._mmd_pair(
-            users, items, base, self.weights_
+            users, items, q_shard, self.weights_
         )
         self.effective_sample_size_ = warn_if_collapsed(
             self.weights_,
@@ -679,6 +878,72 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             ),
         )
         return self
+
+    def _check_continuable(self, user_table, item_table):
+        """partial_fit: the settings and features of the model being continued."""
+        if not hasattr(self, "_seen_keys"):
+            raise ValueError(
+                "KernelBalancingPropensity.partial_fit: this model was fitted by an earlier "
+                "version of skultr, which did not keep the pairs seen for p_bar_; fit it again "
+                "(or start a new model with partial_fit) to continue it on shards."
+            )
+        fitted = dict(getattr(self, "_model_settings", {}))
+        fitted["n_factors"] = self.weight_user_table_.shape[1] - 2
+        for name, value in fitted.items():
+            if getattr(self, name) != value:
+                raise ValueError(
+                    f"KernelBalancingPropensity.partial_fit: {name}={getattr(self, name)!r} "
+                    f"differs from the {name}={value!r} of the model being continued; fit a "
+                    "new estimator to change it."
+                )
+        if user_table is None:
+            return
+        digest = getattr(self, "_feature_digest", None)
+        if digest is None:
+            raise ValueError(
+                "KernelBalancingPropensity.partial_fit: the kernel features of this model "
+                "were learned from y by the first call and stay fixed; later shards take no "
+                "user_features or item_features."
+            )
+        if _table_digest(user_table, item_table) != digest:
+            raise ValueError(
+                "KernelBalancingPropensity.partial_fit: user_features and item_features "
+                "differ from those of the first call, which fixed the kernel features; pass "
+                "the same tables (or none) with every shard, or fit a new estimator."
+            )
+
+    def _record_pairs(self, users, items, *, fresh):
+        """Add the pairs to the sorted keys of the pairs seen so far; rows seen first here.
+
+        ``_seen_keys`` holds ``user * n_items_ + item`` of every distinct pair of the fit or
+        of the ``partial_fit`` shards so far (8 bytes a pair); the rows returned are the
+        first occurrence of each pair that no earlier call had.
+        """
+        keys = users.astype(np.int64) * self.n_items_ + items
+        unique, first = np.unique(keys, return_index=True)
+        if fresh:
+            self._seen_keys = unique
+            return first
+        seen = self._seen_keys
+        at = np.searchsorted(seen, unique)
+        known = seen[np.minimum(at, seen.size - 1)] == unique
+        self._seen_keys = np.insert(seen, at[~known], unique[~known])
+        return first[~known]
+
+    def _load_weight_model(self, model):
+        """Set the weight model ``g`` from ``weight_user_table_`` / ``weight_item_table_``."""
+        import torch
+
+        k = self.weight_user_table_.shape[1] - 2
+        user, item = self.weight_user_table_, self.weight_item_table_
+        with torch.no_grad():
+            for parameter, values in (
+                (model.user_factors.weight, user[:, :k]),
+                (model.user_bias.weight, user[:, k : k + 1]),
+                (model.item_factors.weight, item[:, :k]),
+                (model.item_bias.weight, item[:, k + 1 : k + 2]),
+            ):
+                parameter.copy_(torch.as_tensor(values, dtype=parameter.dtype))
 
     def _mmd_pair(self, users, items, base, weights, n_sample=2000):
         """MMD of the base and of the balancing weights on the same samples."""

@@ -56,6 +56,9 @@ class KernelBalancingOnPairs(KernelBalancingPropensity):
     def fit(self, X, y=None):
         return super().fit(as_pairs(X), _labels(X, y))
 
+    def partial_fit(self, X, y=None):
+        return super().partial_fit(as_pairs(X), _labels(X, y))
+
     def predict(self, X, sample_propensity=None):
         return super().predict(as_pairs(X), sample_propensity)
 
