@@ -26,8 +26,11 @@ def _instance(name, cls):
     if cls is TorchMLPRegressor:
         return TorchMLPRegressor(hidden_layer_sizes=(4,), device="cpu", random_state=0)
     est = small_instance(name, cls).set_params(device="cpu", random_state=0)
-    if family_of(cls) == "pair_propensity":  # partial_fit needs the catalogue declared
+    # partial_fit needs the catalogue declared (the debiased losses are over it)
+    if family_of(cls) == "pair_propensity" or name == "DebiasedMFRecommender":
         est.set_params(n_users=30, n_items=20)  # that of interactions()
+    if name == "DebiasedMFRecommender":  # the default AKBDR in 2 steps a shard, not 15
+        est.set_params(batch_size=128)
     return est
 
 

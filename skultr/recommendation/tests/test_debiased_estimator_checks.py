@@ -45,6 +45,9 @@ class DebiasedOnPairs(DebiasedMFRecommender):
     def fit(self, X, y=None, sample_weight=None):
         return super().fit(as_pairs(X), _labels(X, y), sample_weight=sample_weight)
 
+    def partial_fit(self, X, y=None, sample_weight=None):
+        return super().partial_fit(as_pairs(X), _labels(X, y), sample_weight=sample_weight)
+
     def predict(self, X):
         return super().predict(as_pairs(X))
 
