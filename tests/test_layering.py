@@ -130,3 +130,15 @@ def _private_cross_imports():
 def test_no_private_module_of_another_subpackage_is_imported():
     offenders = list(_private_cross_imports())
     assert not offenders, "\n".join(offenders)
+
+
+def test_nothing_distributed_is_imported_by_skultr():
+    """Dask and torch.distributed load only when the user runs them (issue 14, item 5)."""
+    names = ", ".join(f"skultr.{name}" for name in ("ranking", "recommendation", "propensity"))
+    code = (
+        f"import sys, skultr, {names}\n"
+        "from skultr.ranking import DLARanker\n"
+        "DLARanker(max_epochs=1, device='cpu')\n"
+        "print(sorted(m for m in ('dask', 'distributed', 'dask_ml') if m in sys.modules))"
+    )
+    assert _run(code) == "[]"
