@@ -122,3 +122,86 @@ def test_a_fitted_model_comes_back_from_a_worker_and_predicts_here(client):
     local = fit_pairs(clone(est), pairs, y)
     np.testing.assert_allclose(fitted.predict(pairs), local.predict(pairs), rtol=1e-12)
     assert fitted.device_ == "cpu"
+
+
+# -- out-of-core training from Dask collections (issue 14, item 2) ---------------------
+
+
+def _click_frame():
+    import pandas as pd
+
+    log, frame, columns = click_log()
+    frame = frame.assign(click=log.clicks)
+    lists = np.unique(log.qid)
+    parts = [frame[np.isin(frame["qid"], chunk)] for chunk in np.array_split(lists, 4)]
+    return parts, pd.concat(parts)
+
+
+def _ranker():
+    return _estimator("DLARanker")
+
+
+def test_partial_fit_partitions_of_a_dask_frame_equals_partial_fit_per_partition(client):
+    import dask.dataframe as dd
+
+    from skultr.distributed import partial_fit_partitions
+
+    parts, _ = _click_frame()
+    frame = dd.concat([dd.from_pandas(part, npartitions=1) for part in parts])
+    streamed = partial_fit_partitions(_ranker(), frame, y="click", n_passes=2)
+    manual = _ranker()
+    for _ in range(2):
+        for part in parts:
+            manual.partial_fit(part.drop(columns=["click"]), part["click"].to_numpy())
+    assert streamed.n_iter_ == manual.n_iter_ == 8
+    whole = parts[0].drop(columns=["click"])
+    np.testing.assert_array_equal(streamed.predict(whole), manual.predict(whole))
+
+
+def test_partial_fit_partitions_reads_parquet_shards(client, tmp_path):
+    import dask.dataframe as dd
+
+    from skultr.distributed import partial_fit_partitions, predict_partitions
+
+    parts, whole = _click_frame()
+    for k, part in enumerate(parts):
+        part.to_parquet(tmp_path / f"part-{k}.parquet", index=False)
+    frame = dd.read_parquet(str(tmp_path / "*.parquet"))
+    assert frame.npartitions == len(parts)
+    from_files = partial_fit_partitions(_ranker(), frame, y="click")
+    from_memory = partial_fit_partitions(_ranker(), parts, y="click")
+    X = whole.drop(columns=["click"])
+    np.testing.assert_array_equal(from_files.predict(X), from_memory.predict(X))
+    scores = predict_partitions(from_files, frame.drop(columns=["click"])).compute()
+    np.testing.assert_allclose(scores.to_numpy(), from_files.predict(X), rtol=1e-6)
+
+
+def test_a_list_split_across_partitions_is_an_error_naming_it():
+    from skultr.distributed import partial_fit_partitions
+
+    parts, _ = _click_frame()
+    moved = parts[2].iloc[:1]  # the first row of a list of partition 2 is partition 0
+    parts = [moved, parts[1], parts[2].iloc[1:], parts[3]]
+    qid = int(moved["qid"].iloc[0])
+    ranker = _ranker()
+    with pytest.raises(ValueError, match=rf"list qid={qid!r} is split across partitions 0 and 2"):
+        partial_fit_partitions(ranker, parts, y="click")
+    assert ranker.n_iter_ == 2  # partitions 0 and 1 were trained on, not partition 2
+
+
+def test_partial_fit_partitions_of_a_recommender_and_bad_arguments():
+    import pandas as pd
+
+    from skultr.distributed import partial_fit_partitions
+
+    pairs, y = interactions()
+    frame = pd.DataFrame({"user": pairs[:, 0], "item": pairs[:, 1]})
+    est = _estimator("BPRRecommender").set_params(n_users=30, n_items=20)
+    est = partial_fit_partitions(est, [frame.iloc[:100], frame.iloc[100:]])
+    assert est.n_iter_ == 2 and est.n_users_ == 30
+    with pytest.raises(ValueError, match="one-shot iterator"):
+        partial_fit_partitions(est, iter([frame]), n_passes=2)
+    with pytest.raises(ValueError, match="y='rating' is not a column of partition 0"):
+        partial_fit_partitions(est, [frame], y="rating")
+    with pytest.raises(TypeError, match="'estimator' parameter .* must be an object implementing"):
+        partial_fit_partitions(_estimator("FairTTTSClassifier"), [frame])

@@ -47,6 +47,7 @@ PUBLIC_SUBPACKAGES = (
     "skultr.calibration",
     "skultr.fairness",
     "skultr.utils",
+    "skultr.distributed",
 )
 
 

@@ -20,7 +20,7 @@ def _public_functions():
     modules += [
         f"skultr.{info.name}"
         for info in pkgutil.iter_modules(skultr.__path__)
-        if info.ispkg and not info.name.startswith("_")
+        if not info.name.startswith("_")  # public subpackages and modules
     ]
     found = {}
     for module_name in modules:

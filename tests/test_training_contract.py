@@ -200,7 +200,8 @@ def test_out_of_memory_in_a_continued_fit_restores_the_model(name, cls, monkeypa
     reference = copy.deepcopy(est)
     before = np.array(_outputs(est), copy=True)
     _failing_run_epochs(monkeypatch, _out_of_memory())
-    with pytest.raises(MemoryError, match=r"ran out of memory on device 'cpu': .*(batch_size|n_factors)"):
+    message = r"ran out of memory on device 'cpu': .*(batch_size|n_factors)"
+    with pytest.raises(MemoryError, match=message):
         _fit(est)
     monkeypatch.undo()
     assert est.n_iter_ == len(est.history_) == 2

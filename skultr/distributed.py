@@ -1,0 +1,244 @@
+"""Training and prediction over data larger than memory: Dask DataFrames and shards.
+
+skultr integrates with the engines users already run rather than scheduling work itself
+(see the "Scaling out" page of the documentation):
+
+- search and cross-validation on a cluster: scikit-learn's own ``GridSearchCV`` /
+  ``cross_validate`` under ``joblib.parallel_backend("dask")``, nothing from here;
+- out-of-core training: :func:`partial_fit_partitions` feeds the partitions of a Dask
+  DataFrame (or any iterable of pandas DataFrames, such as the row groups of a Parquet
+  dataset) to an estimator's ``partial_fit``, one partition in memory at a time;
+- prediction: :func:`predict_partitions` maps a fitted estimator's method over the
+  partitions on the workers.
+
+Dask is imported only by these functions (the ``distributed`` extra:
+``pip install "skultr[distributed]"``).
+"""
+
+from numbers import Integral
+
+import numpy as np
+
+from skultr.utils._sklearn_compat import HasMethods, Interval, validate_params
+
+__all__ = ["partial_fit_partitions", "predict_partitions"]
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["partial_fit"])],
+        "frame": [HasMethods(["to_delayed"]), HasMethods(["__iter__"]), callable],
+        "y": [str, None],
+        "qid": [str, None],
+        "n_passes": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=False,
+)
+def partial_fit_partitions(estimator, frame, *, y=None, qid="qid", n_passes=1, **fit_params):
+    """Train ``estimator`` partition by partition with ``partial_fit``.
+
+    Each partition is computed (on the cluster, when ``frame`` is a Dask DataFrame under a
+    ``dask.distributed`` client; the next partition is computed while the estimator trains
+    on the current one) and passed to ``estimator.partial_fit`` as a pandas DataFrame, so
+    the caller's peak memory is about two partitions plus the model, whatever the size of
+    the data. ``dask_ml.wrappers.Incremental`` cannot do this for skultr's estimators: it
+    passes the same ``fit`` arguments to every block, while a ranker needs each block's
+    own ``qid`` and ``position``, which here travel as columns of the partition.
+
+    Parameters
+    ----------
+    estimator : estimator with ``partial_fit``
+        Changed in place and returned. A ranker reads its ``qid`` and ``position`` columns
+        from each partition; a recommender its ``id_columns``.
+    frame : dask.dataframe.DataFrame, iterable of pandas.DataFrame, or callable
+        The log, one row per displayed document (ranking) or per pair (recommendation): a
+        Dask DataFrame, a sequence of pandas DataFrames, or a callable that returns an
+        iterable of them and is called once per pass (a generator function that reads
+        one Parquet row group at a time). A one-shot iterator with ``n_passes > 1`` is a
+        ``ValueError``: its second pass would be empty.
+    y : str or None, default=None
+        Name of the target column (clicks, feedback), removed from the features and passed
+        as ``partial_fit``'s ``y``. ``None``: no target (implicit-feedback pairs).
+    qid : str or None, default="qid"
+        Column of the list of each row, for estimators that take ``qid``. A list must lie
+        in one partition (its rows form one listwise loss term): a list found in two
+        partitions is a ``ValueError`` naming it and both partitions, raised before the
+        second one is trained on. ``None`` or a column that is absent: not checked.
+    n_passes : int, default=1
+        Passes over the partitions; each partition of each pass is one ``partial_fit``
+        call (one epoch on that partition for the engine's estimators).
+    **fit_params
+        Further keyword arguments of every ``partial_fit`` call.
+
+    Returns
+    -------
+    estimator
+        The trained estimator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from skultr.datasets import make_click_log, make_ranking_dataset
+    >>> from skultr.distributed import partial_fit_partitions
+    >>> from skultr.ranking import DLARanker
+    >>> X, y, qid = make_ranking_dataset(20, n_features=5, random_state=0)
+    >>> log = make_click_log(X, y, qid, n_sessions=200, random_state=0)
+    >>> frame = pd.DataFrame(log.X, columns=list("abcde")).assign(
+    ...     qid=log.qid, position=log.position, click=log.clicks)
+    >>> # stand-in for dd.read_parquet(...) partitioned by session
+    >>> parts = [frame[frame.qid % 4 == k] for k in range(4)]
+    >>> ranker = DLARanker(hidden_layer_sizes=(8,), device="cpu", random_state=0)
+    >>> ranker = partial_fit_partitions(ranker, parts, y="click")
+    >>> ranker.n_iter_
+    4
+    """
+    if n_passes > 1 and not callable(frame) and iter(frame) is frame:
+        raise ValueError(
+            "frame is a one-shot iterator, so a second pass would see no partition: pass a "
+            "list, a Dask DataFrame, or a function that returns a fresh iterator per pass."
+        )
+    for _ in range(int(n_passes)):
+        lists = _ListTracker(qid)
+        for index, part in _partitions(frame):
+            lists.check(part, index)
+            if y is None:
+                estimator.partial_fit(part, **fit_params)
+                continue
+            if y not in part.columns:
+                raise ValueError(
+                    f"y={y!r} is not a column of partition {index}; its columns are "
+                    f"{list(part.columns)[:10]}."
+                )
+            estimator.partial_fit(part.drop(columns=[y]), part[y].to_numpy(), **fit_params)
+    return estimator
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["get_params"])],
+        "frame": [HasMethods(["map_partitions"])],
+        "method": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
+def predict_partitions(estimator, frame, method="predict"):
+    """``estimator.<method>`` of every partition of a Dask DataFrame, on the workers.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        Shipped to the workers (it pickles without any device handle; a model trained on a
+        GPU loads on CPU-only workers).
+    frame : dask.dataframe.DataFrame
+        Rows to score; a ranker ignores its ``qid`` / ``position`` columns, a recommender
+        reads its ``id_columns``.
+    method : str, default="predict"
+        A method returning one value per row (``predict``, ``transform`` of a corrector
+        with one output, ``decision_function``), or ``predict_proba`` (then a DataFrame
+        with one column per class).
+
+    Returns
+    -------
+    dask.dataframe.Series or dask.dataframe.DataFrame
+        Lazy, aligned with ``frame``'s partitions and index.
+    """
+    import pandas as pd
+
+    if not hasattr(estimator, method):
+        raise ValueError(f"{type(estimator).__name__} has no method {method!r}.")
+    classes = getattr(estimator, "classes_", None)
+
+    def apply(part):
+        out = np.asarray(getattr(estimator, method)(part))
+        if out.ndim == 2:
+            return pd.DataFrame(out, index=part.index, columns=_columns(out.shape[1], classes))
+        return pd.Series(out, index=part.index, name=method)
+
+    meta = apply(frame._meta_nonempty).iloc[:0]
+    return frame.map_partitions(apply, meta=meta)
+
+
+def _columns(n, classes):
+    if classes is not None and len(classes) == n:
+        return [str(c) for c in classes]
+    return [str(k) for k in range(n)]
+
+
+def _partitions(frame):
+    """``(index, pandas partition)`` pairs, computing the next one while the caller works."""
+    if hasattr(frame, "to_delayed") and hasattr(frame, "npartitions"):
+        parts = frame.to_delayed()
+        client = _client()
+        if client is None:
+            for index, part in enumerate(parts):
+                yield index, part.compute()
+            return
+        future = client.compute(parts[0]) if parts else None
+        for index in range(len(parts)):
+            current = future
+            future = client.compute(parts[index + 1]) if index + 1 < len(parts) else None
+            yield index, current.result()
+        return
+    if callable(frame):
+        frame = frame()
+    for index, part in enumerate(frame):
+        if not hasattr(part, "columns"):
+            raise TypeError(
+                f"partition {index} is a {type(part).__name__}; frame must be a Dask "
+                "DataFrame or an iterable of pandas DataFrames."
+            )
+        yield index, part
+
+
+def _client():
+    try:
+        from distributed import get_client
+    except ImportError:
+        return None
+    try:
+        return get_client()
+    except ValueError:  # no client: the default scheduler computes locally
+        return None
+
+
+class _ListTracker:
+    """The lists seen in earlier partitions (sorted, with their partition), to refuse a split.
+
+    Memory: 12 bytes per list (an int64 key or the list id, and its partition); each
+    partition costs a search and an insertion into the sorted arrays.
+    """
+
+    def __init__(self, column):
+        self.column = column
+        self.seen = None
+        self.where = np.zeros(0, dtype=np.int32)
+
+    def check(self, part, index):
+        if self.column is None or self.column not in part.columns:
+            return
+        ids = np.unique(part[self.column].to_numpy())
+        if self.seen is None:
+            self.seen, self.where = ids, np.full(ids.shape[0], index, dtype=np.int32)
+            return
+        try:
+            at = np.searchsorted(self.seen, ids)
+        except TypeError as exc:
+            raise ValueError(
+                f"the {self.column!r} column of partition {index} has ids of another type "
+                f"({ids.dtype}) than the earlier partitions ({self.seen.dtype})."
+            ) from exc
+        inside = at < self.seen.shape[0]
+        found = np.zeros(ids.shape[0], dtype=bool)
+        found[inside] = self.seen[at[inside]] == ids[inside]
+        if found.any():
+            first = int(np.flatnonzero(found)[0])
+            value = ids[first].item() if hasattr(ids[first], "item") else ids[first]
+            raise ValueError(
+                f"list {self.column}={value!r} is split across partitions "
+                f"{int(self.where[at[first]])} and {index}: a list's rows form one term of "
+                "the listwise loss and must lie in one partition (repartition by the list, "
+                f"for example frame.shuffle(on={self.column!r}), before training)."
+            )
+        self.seen = np.insert(self.seen, at, ids)
+        self.where = np.insert(self.where, at, np.int32(index))
