@@ -23,7 +23,16 @@ def n_units(tensors):
     return lengths.pop()
 
 
-def iterate_batches(tensors, batch_size, *, shuffle=False, generator=None):
+def _piece(start, stop, part):
+    """The bounds of piece ``rank`` of ``size`` contiguous pieces of ``[start, stop)``."""
+    if part is None:
+        return start, stop
+    rank, size = part
+    n = stop - start
+    return start + n * rank // size, start + n * (rank + 1) // size
+
+
+def iterate_batches(tensors, batch_size, *, shuffle=False, generator=None, part=None):
     """Yield tuples of batches sliced from ``tensors`` along their first dimension.
 
     No per-sample Python code runs: a shuffled epoch draws one permutation on the
@@ -41,6 +50,10 @@ def iterate_batches(tensors, batch_size, *, shuffle=False, generator=None):
     generator : torch.Generator, optional
         Source of the permutation, on the tensors' device (see
         :func:`skultr._torch._random.epoch_generator`).
+    part : (rank, size), optional
+        Data-parallel training: yield only piece ``rank`` of each batch cut into ``size``
+        contiguous pieces (``None`` for an empty piece), so that the ``size`` processes
+        together compute the batches of one process.
     """
     tensors = tuple(tensors)
     n = n_units(tensors)
@@ -48,11 +61,13 @@ def iterate_batches(tensors, batch_size, *, shuffle=False, generator=None):
         device = tensors[0].device
         order = torch.randperm(n, device=device, generator=generator)
         for start in range(0, n, batch_size):
-            index = order[start : start + batch_size]
-            yield tuple(t[index] for t in tensors)
+            first, last = _piece(start, min(start + batch_size, n), part)
+            index = order[first:last]
+            yield tuple(t[index] for t in tensors) if last > first else None
     else:
         for start in range(0, n, batch_size):
-            yield tuple(t[start : start + batch_size] for t in tensors)
+            first, last = _piece(start, min(start + batch_size, n), part)
+            yield tuple(t[first:last] for t in tensors) if last > first else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,9 +84,10 @@ class BatchSource(ABC):
     - ``n_units`` (int): the number of training units (rows, or lists);
     - ``device`` (torch.device): where the batches it yields live (the generator that
       shuffles an epoch is made for this device);
-    - ``batches(batch_size, *, shuffle=False, generator=None)``: an iterator of tuples of
-      tensors for one epoch, unit order as :func:`iterate_batches` would give it over the
-      tensors of the same units (the same permutation draw: same seed, same order);
+    - ``batches(batch_size, *, shuffle=False, generator=None, part=None)``: an iterator of
+      tuples of tensors for one epoch, unit order as :func:`iterate_batches` would give it
+      over the tensors of the same units (the same permutation draw: same seed, same
+      order); ``part=(rank, size)`` yields only piece ``rank`` of each batch, as there;
     - ``subset(index)``: a source over the units ``index`` (in that order) that shares the
       data: the validation split selects units, it does not copy them.
 
@@ -115,7 +131,7 @@ class BatchSource(ABC):
     def gather(self, units, skip_empty=True):
         """The batch of units ``units`` (ids into the whole data) as device tensors."""
 
-    def batches(self, batch_size, *, shuffle=False, generator=None):
+    def batches(self, batch_size, *, shuffle=False, generator=None, part=None):
         n = self.n_units
         if shuffle:
             # The same draw as iterate_batches over device tensors of n units.
@@ -126,8 +142,9 @@ class BatchSource(ABC):
         starts = range(0, n, batch_size)
         if self._keep is None:
             for start in starts:
-                part = ids[start : start + batch_size]
-                yield Batch(self.gather(part), len(part))
+                first, last = _piece(start, min(start + batch_size, n), part)
+                units = ids[first:last]
+                yield Batch(self.gather(units), len(units)) if last > first else None
             return
         # Batches are cut from the order of all units, then lose the units that cannot
         # contribute: the same batches as over all units, with less to gather and compute.
@@ -139,10 +156,13 @@ class BatchSource(ABC):
         else:
             ends[1:] = torch.cumsum(keep, 0).cpu().numpy()
         for start in starts:
-            stop = min(start + batch_size, n)
+            start, stop = _piece(start, min(start + batch_size, n), part)
+            if stop == start:  # an empty piece of a data-parallel batch
+                yield None
+                continue
             first, last = ends[start], ends[stop]
-            part = kept[first:last] if last > first else ids[start : start + 1]
-            yield Batch(self.gather(part), stop - start)
+            units = kept[first:last] if last > first else ids[start : start + 1]
+            yield Batch(self.gather(units), stop - start)
 
     def subset(self, index):
         part = copy.copy(self)  # shares the data: only the unit index is new
@@ -210,11 +230,14 @@ def data_device(data):
     return data.device if is_batch_source(data) else tuple(data)[0].device
 
 
-def epoch_batches(data, batch_size, *, shuffle=False, generator=None):
-    """Batches of one epoch from device tensors (:func:`iterate_batches`) or a batch source."""
+def epoch_batches(data, batch_size, *, shuffle=False, generator=None, part=None):
+    """Batches of one epoch from device tensors (:func:`iterate_batches`) or a batch source.
+
+    ``part=(rank, size)`` yields piece ``rank`` of each batch (see :func:`iterate_batches`).
+    """
     if is_batch_source(data):
-        return data.batches(batch_size, shuffle=shuffle, generator=generator)
-    return iterate_batches(data, batch_size, shuffle=shuffle, generator=generator)
+        return data.batches(batch_size, shuffle=shuffle, generator=generator, part=part)
+    return iterate_batches(data, batch_size, shuffle=shuffle, generator=generator, part=part)
 
 
 def take_units(data, index):

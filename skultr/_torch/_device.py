@@ -15,7 +15,8 @@ def resolve_device(device):
     ----------
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device
         ``"auto"`` selects the first CUDA device when one is available and the CPU
-        otherwise.
+        otherwise; under an NCCL process group (data-parallel training launched by
+        ``torchrun``) it selects this process's device, ``cuda:LOCAL_RANK``.
 
     Returns
     -------
@@ -36,7 +37,11 @@ def resolve_device(device):
         )
     name = device.strip().lower()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        from ._distributed import local_cuda_device
+
+        return local_cuda_device() or torch.device("cuda")
     if name == "cpu":
         return torch.device("cpu")
     if _CUDA_PATTERN.match(name):

@@ -10,6 +10,7 @@ from torch import nn
 from skultr.utils._atomic import training_started
 
 from ._batching import batch_units, data_device, epoch_batches, n_units
+from ._distributed import data_parallel, sparse_ids
 from ._random import epoch_generator, seeded, stream_seed
 
 
@@ -100,10 +101,11 @@ def _split_loss(output):
 
 
 @torch.no_grad()
-def evaluate_loss(module, loss_fn, tensors, batch_size):
+def evaluate_loss(module, loss_fn, tensors, batch_size, group=None):
     """Mean of ``loss_fn`` over ``tensors`` (or a batch source) in eval mode, by batch size.
 
-    Returns the mean loss and the means of its named parts (empty when it has none).
+    Returns the mean loss and the means of its named parts (empty when it has none). With a
+    data-parallel ``group`` the means are over the units of every rank.
     """
     was_training = module.training
     module.eval()
@@ -116,6 +118,10 @@ def evaluate_loss(module, loss_fn, tensors, batch_size):
             part_totals[name] = part_totals.get(name, 0.0) + float(value) * n
         count += n
     module.train(was_training)
+    if group is not None:  # every rank evaluates its units; the sums are shared
+        names = sorted(part_totals)
+        total, count, *values = group.sum_floats([total, count, *map(part_totals.get, names)])
+        part_totals = dict(zip(names, values, strict=True))
     return total / count, {name: value / count for name, value in part_totals.items()}
 
 
@@ -207,6 +213,12 @@ def run_epochs(
     callbacks : CallbackRunner, optional
         skorch callbacks wrapped with the estimator they watch (see ``_callbacks``).
 
+    Under an initialised :mod:`torch.distributed` process group of two or more processes
+    the minibatch epochs are data-parallel (see :mod:`skultr._torch._distributed`): every
+    rank holds the same ``train``, starts from rank 0's weights, computes its piece of each
+    batch, and all ranks take the same averaged step and record the same history; progress
+    is shown by rank 0 only. ``epoch_step`` runs on every rank unchanged.
+
     Returns
     -------
     n_run : int
@@ -216,6 +228,12 @@ def run_epochs(
         raise TypeError("run_epochs needs loss_fn, train and optimizer, or epoch_step.")
     n_train = n_units(train) if train is not None else 0
     training_started()  # from here a failed fit cannot be undone without a copy
+    group = data_parallel() if epoch_step is None else None
+    n_steps = None
+    if group is not None:
+        group.broadcast_module(module)
+        n_steps = group.n_steps(n_train, batch_size)
+        verbose = verbose if group.rank == 0 else 0
     progress = _Progress(verbose, n_epochs, description)
     module.train()
     if callbacks is not None:
@@ -236,7 +254,9 @@ def run_epochs(
             # Draws inside an epoch (negative samples, dropout) come from a stream of its
             # own: a fit continued by warm_start or partial_fit makes the same draws as one
             # longer fit.
-            with seeded(stream_seed(seed, "sample", epoch), _device_of(module, train)):
+            # Data-parallel ranks draw from a stream each (their pieces differ).
+            key = (epoch,) if group is None else (epoch, group.rank)
+            with seeded(stream_seed(seed, "sample", *key), _device_of(module, train)):
                 if epoch_step is not None:
                     loss, parts = _split_loss(epoch_step(epoch))
                     row = {"epoch": epoch, "train_loss": float(loss), "train_batch_count": 1}
@@ -244,6 +264,20 @@ def run_epochs(
                     if callbacks is not None:
                         callbacks.batch_begin(None)
                         callbacks.batch_end(None, row["train_loss"], 1)
+                elif group is not None:
+                    row = _parallel_epoch(
+                        group,
+                        n_steps,
+                        module,
+                        optimizer,
+                        loss_fn,
+                        train,
+                        batch_size,
+                        seed,
+                        epoch,
+                        clip_grad_norm,
+                        callbacks,
+                    )
                 else:
                     row = _gradient_epoch(
                         module,
@@ -265,7 +299,9 @@ def run_epochs(
             row["train_loss_best"] = row["train_loss"] < best_train
             best_train = min(best_train, row["train_loss"])
             if valid is not None:
-                row["valid_loss"], valid_parts = evaluate_loss(module, loss_fn, valid, batch_size)
+                row["valid_loss"], valid_parts = evaluate_loss(
+                    module, loss_fn, valid, batch_size, group
+                )
                 row.update({f"valid_{name}": value for name, value in valid_parts.items()})
                 row["valid_batch_count"] = math.ceil(n_units(valid) / batch_size)
                 row["valid_loss_best"] = row["valid_loss"] < best_valid
@@ -332,4 +368,72 @@ def _gradient_epoch(
     }
     for name, values in part_losses.items():
         row[f"train_{name}"] = _epoch_mean(values, n_train, batch_size)
+    return row
+
+
+def _parallel_epoch(
+    group,
+    n_steps,
+    module,
+    optimizer,
+    loss_fn,
+    train,
+    batch_size,
+    seed,
+    epoch,
+    clip_grad_norm,
+    callbacks,
+):
+    """One data-parallel pass: this rank's piece of each of the ``n_steps`` batches.
+
+    The same shuffled batches as one process (same epoch generator), each cut into one
+    piece per rank; the gradients are averaged over the ranks weighted by units before
+    clipping and the step, so every rank takes the same step. A rank whose piece is empty
+    (a last batch of fewer units than ranks) contributes no gradient but joins the average.
+    """
+    parameters = [p for group_ in optimizer.param_groups for p in group_["params"]]
+    sparse = sparse_ids(module)
+    generator = epoch_generator(seed, epoch, data_device(train))
+    batches = epoch_batches(
+        train, batch_size, shuffle=True, generator=generator, part=(group.rank, group.size)
+    )
+    sums = [0.0, 0.0]  # loss x units, units: this rank's, summed over ranks once per epoch
+    names = None
+    for step, batch in enumerate(batches):
+        if step == n_steps:  # a rank with more units than the smallest drops its last batches
+            break
+        if callbacks is not None:
+            callbacks.batch_begin(batch)
+        optimizer.zero_grad(set_to_none=True)
+        n = 0 if batch is None else batch_units(batch)
+        if batch is not None:
+            loss, parts = _split_loss(loss_fn(module, batch))
+            loss.backward()
+            if names is None:
+                names = sorted(parts)
+                sums += [0.0] * len(names)
+            values = [loss.detach(), *(parts[name].detach() for name in names)]
+            sums[0] += float(values[0]) * n
+            sums[1] += n
+            for i, value in enumerate(values[1:]):
+                sums[2 + i] += float(value) * n
+        group.average_gradients(parameters, n, sparse)
+        if callbacks is not None:
+            callbacks.grad_computed(batch)
+        if clip_grad_norm is not None:
+            clip_gradients(optimizer, clip_grad_norm)
+        optimizer.step()
+        if callbacks is not None:
+            callbacks.batch_end(batch, 0.0 if batch is None else float(values[0]), n)
+    # A rank whose every piece was empty has not seen the names of the loss's parts.
+    names = group.agree_names(names)
+    sums += [0.0] * (2 + len(names) - len(sums))
+    totals = group.sum_floats(sums)
+    row = {
+        "epoch": epoch,
+        "train_loss": totals[0] / totals[1],
+        "train_batch_count": n_steps,
+    }
+    for name, value in zip(names, totals[2:], strict=True):
+        row[f"train_{name}"] = value / totals[1]
     return row

@@ -403,3 +403,31 @@ def test_cuda_auto_device_and_seeding(data):
     b = _reg(device="auto", random_state=0).fit(X, y)
     assert a.device_.startswith("cuda")
     np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("size", [2, 3])
+def test_data_parallel_pieces_make_up_each_batch(keep, size):
+    # Data-parallel ranks take piece r of each shuffled batch: together, the batches of one
+    # process, the last batch of 1 unit leaving the other pieces empty (None).
+    from skultr._torch._batching import TensorSource, epoch_batches
+
+    x = torch.arange(21.0)
+    mask = (x % 3 != 0) if keep else None
+    data = TensorSource((x,), keep=mask) if keep else (x,)
+
+    def batches(part):
+        generator = epoch_generator(0, 1, "cpu")
+        return list(epoch_batches(data, 5, shuffle=True, generator=generator, part=part))
+
+    whole = batches(None)
+    pieces = [batches((rank, size)) for rank in range(size)]
+    assert all(len(p) == len(whole) for p in pieces)
+    for i, batch in enumerate(whole):
+        parts = [p[i] for p in pieces if p[i] is not None]
+        got, want = torch.cat([part[0] for part in parts]), batch[0]
+        if keep:  # a batch without kept units gathers one unit standing for its units
+            got, want = got[got % 3 != 0], want[want % 3 != 0]
+            assert sum(p.n_units for p in parts) == batch.n_units
+        assert torch.equal(got, want)
+    assert [p[-1] is None for p in pieces] == [rank < size - 1 for rank in range(size)]
