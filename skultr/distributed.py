@@ -8,6 +8,9 @@ skultr integrates with the engines users already run rather than scheduling work
 - out-of-core training: :func:`partial_fit_partitions` feeds the partitions of a Dask
   DataFrame (or any iterable of pandas DataFrames, such as the row groups of a Parquet
   dataset) to an estimator's ``partial_fit``, one partition in memory at a time;
+- counting estimators (:class:`~skultr.propensity.RandomizationPropensity`):
+  :func:`fit_by_counts` counts each partition on its worker and sums the counts, so only
+  counts travel;
 - prediction: :func:`predict_partitions` maps a fitted estimator's method over the
   partitions on the workers.
 
@@ -21,7 +24,7 @@ import numpy as np
 
 from skultr.utils._sklearn_compat import HasMethods, Interval, validate_params
 
-__all__ = ["partial_fit_partitions", "predict_partitions"]
+__all__ = ["fit_by_counts", "partial_fit_partitions", "predict_partitions"]
 
 
 @validate_params(
@@ -112,6 +115,80 @@ def partial_fit_partitions(estimator, frame, *, y=None, qid="qid", n_passes=1, *
                 )
             estimator.partial_fit(part.drop(columns=[y]), part[y].to_numpy(), **fit_params)
     return estimator
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["partial_fit"])],
+        "frame": [HasMethods(["to_delayed"])],
+        "y": [str],
+        "columns": [dict, None],
+    },
+    prefer_skip_nested_validation=False,
+)
+def fit_by_counts(estimator, frame, *, y, columns=None):
+    """Fit a counting estimator by map-reduce over the partitions of a Dask DataFrame.
+
+    Each partition is counted where it lives (a clone of ``estimator`` runs
+    ``partial_fit`` on it, on the worker) and only the counts come back; their sum is the
+    count of the whole log, so the result equals ``fit`` on the concatenated partitions
+    exactly, whatever the partitioning (a list may even be split). For estimators whose
+    statistics are counts: :class:`~skultr.propensity.RandomizationPropensity`. Any other
+    estimator is a ``TypeError`` that points to :func:`partial_fit_partitions`.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Unfitted or fitted (refitted from scratch); changed in place and returned.
+    frame : dask.dataframe.DataFrame
+        The log: features, ``qid`` and ``position`` columns, as ``fit`` reads a DataFrame.
+    y : str
+        Name of the target column (clicks).
+    columns : dict or None, default=None
+        Further ``fit`` arguments read from columns, ``{argument: column}`` (for example
+        ``{"production_position": "production"}`` for ``intervention="swap"``); those
+        columns are removed from the features.
+
+    Returns
+    -------
+    estimator
+        Fitted.
+    """
+    import dask
+    from sklearn.base import clone
+
+    if not hasattr(estimator, "_merge_counts"):
+        raise TypeError(
+            f"{type(estimator).__name__} is not fitted from counts that add up; train it "
+            "with partial_fit_partitions instead."
+        )
+    columns = dict(columns or {})
+    template = clone(estimator)
+    counted = [
+        dask.delayed(_count_partition)(template, part, y, columns, index)
+        for index, part in enumerate(frame.to_delayed())
+    ]
+    parts = dask.compute(*counted)
+    return estimator._merge_counts(list(parts))
+
+
+def _count_partition(template, part, y, columns, index):
+    import warnings
+
+    from sklearn.base import clone
+
+    missing = [c for c in (y, *columns.values()) if c not in part.columns]
+    if missing:
+        raise ValueError(f"partition {index} has no column {missing[0]!r}.")
+    arguments = {name: part[column].to_numpy() for name, column in columns.items()}
+    try:
+        with warnings.catch_warnings():  # a partition without a click is fine here
+            warnings.simplefilter("ignore")
+            return clone(template).partial_fit(
+                part.drop(columns=[y, *columns.values()]), part[y].to_numpy(), **arguments
+            )
+    except ValueError as exc:
+        raise ValueError(f"partition {index}: {exc}") from exc
 
 
 @validate_params(

@@ -205,3 +205,46 @@ def test_partial_fit_partitions_of_a_recommender_and_bad_arguments():
         partial_fit_partitions(est, [frame], y="rating")
     with pytest.raises(TypeError, match="'estimator' parameter .* must be an object implementing"):
         partial_fit_partitions(_estimator("FairTTTSClassifier"), [frame])
+
+
+@pytest.mark.parametrize("intervention", ["shuffle", "swap"])
+def test_fit_by_counts_on_the_workers_equals_fit(client, intervention):
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from skultr.datasets import make_click_log, make_ranking_dataset
+    from skultr.distributed import fit_by_counts
+    from skultr.propensity import RandomizationPropensity
+
+    X, y, qid = make_ranking_dataset(30, n_features=5, random_state=0)
+    log = make_click_log(X, y, qid, n_sessions=600, intervention=intervention, random_state=0)
+    frame = pd.DataFrame(log.X, columns=list("abcde")).assign(
+        qid=log.qid, position=log.position, click=log.clicks
+    )
+    extra, columns = {}, None
+    if intervention == "swap":
+        frame["production"] = log.production_position
+        extra, columns = (
+            {"production_position": log.production_position},
+            {"production_position": "production"},
+        )
+    whole = RandomizationPropensity(intervention=intervention).fit(
+        log.X, log.clicks, qid=log.qid, position=log.position, **extra
+    )
+    # row blocks: lists are split across partitions, which counts allow
+    est = RandomizationPropensity(intervention=intervention)
+    est = fit_by_counts(est, dd.from_pandas(frame, npartitions=5), y="click", columns=columns)
+    np.testing.assert_array_equal(est.clicks_, whole.clicks_)
+    np.testing.assert_array_equal(est.impressions_, whole.impressions_)
+    np.testing.assert_allclose(est.propensity_, whole.propensity_, rtol=1e-12)
+    assert list(est.feature_names_in_) == list("abcde")
+
+
+def test_fit_by_counts_refuses_an_estimator_without_counts(client):
+    import dask.dataframe as dd
+
+    from skultr.distributed import fit_by_counts
+
+    parts, whole = _click_frame()
+    with pytest.raises(TypeError, match="partial_fit_partitions instead"):
+        fit_by_counts(_ranker(), dd.from_pandas(whole, npartitions=2), y="click")

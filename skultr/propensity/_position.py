@@ -254,6 +254,42 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
         for name, value in counts.items():
             setattr(self, name, value)
         self._intervention = self.intervention
+        self._update_propensity()
+        return self
+
+    _COUNTS = ("clicks_", "impressions_", "_swap_clicks", "_swap_impressions")
+
+    def _merge_counts(self, parts):
+        """Fit from estimators that each counted one partition (map-reduce; see
+        :func:`skultr.distributed.fit_by_counts`): their counts are summed, exactly the
+        counts of ``fit`` on the whole log. The first part's columns are the reference;
+        another part with other columns is an error naming it.
+        """
+        first = parts[0]
+        for name in (*self._COUNTS, "feature_names_in_"):  # nothing of an earlier fit stays
+            vars(self).pop(name, None)
+        for name in ("n_features_in_", "feature_names_in_", "_shard_columns"):
+            if hasattr(first, name):
+                setattr(self, name, getattr(first, name))
+        for index, part in enumerate(parts[1:], start=1):
+            check_shard_columns(
+                self,
+                None,
+                fresh=False,
+                schema=part._shard_columns[1:],
+                where=f"{type(self).__name__}: partition {index}",
+            )
+        for name in self._COUNTS:
+            if hasattr(first, name):
+                setattr(self, name, sum(getattr(part, name) for part in parts))
+        self._intervention = self.intervention
+        _check_some_click(self, self.clicks_)
+        self._update_propensity()
+        return self
+
+    def _update_propensity(self):
+        """``propensity_`` from the counts, with the warnings of an estimate without data."""
+        K = self.max_position
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.intervention == "shuffle":
                 rate = self.clicks_ / self.impressions_
@@ -271,7 +307,6 @@ class RandomizationPropensity(_PositionPropensityMixin, BaseEstimator):
             )
         else:
             _warn_without_position_one(self, self.impressions_)
-        return self
 
     def _check_continuable(self):
         for name, fitted in (

@@ -150,7 +150,7 @@ def _column_schema(X):
     return None, [str(X.dtype)] * n_columns
 
 
-def check_shard_columns(estimator, X, *, fresh):
+def check_shard_columns(estimator, X, *, fresh, schema=None, where=None):
     """A ``partial_fit`` shard must have the columns of the model's first data.
 
     The first call of a model (``fresh``: a ``fit``, or the first ``partial_fit``) records
@@ -159,8 +159,12 @@ def check_shard_columns(estimator, X, *, fresh):
     shard and the first column that differs. A dtype counts too: shards read from files
     may come back with other types (``int64`` ids, then ``object`` ones, which would be new
     ids), and casting is the caller's choice. The record lives in ``_shard_columns``.
+
+    ``schema``: ``(names, dtypes)`` already read from the shard (``X`` is then unused), as
+    when the shard was read on a Dask worker; ``where``: the shard's name in the message
+    (default ``"<Estimator>.partial_fit: shard <n>"``).
     """
-    names, dtypes = _column_schema(X)
+    names, dtypes = _column_schema(X) if schema is None else schema
     if fresh:
         estimator._shard_columns = (1, names, dtypes)
         return
@@ -168,7 +172,7 @@ def check_shard_columns(estimator, X, *, fresh):
         return
     shard, first_names, first_dtypes = estimator._shard_columns
     shard += 1
-    where = f"{type(estimator).__name__}.partial_fit: shard {shard}"
+    where = where or f"{type(estimator).__name__}.partial_fit: shard {shard}"
     if len(dtypes) != len(first_dtypes):
         name = type(estimator).__name__
         detail = ""
