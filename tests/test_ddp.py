@@ -33,8 +33,10 @@ SCRIPT = textwrap.dedent(
     import torch.distributed as dist
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
-    rank = dist.get_rank()
+    from skultr._torch._distributed import init_from_env
+
+    rank, size = init_from_env(timeout=datetime.timedelta(seconds=60))  # gloo on a CPU
+    assert size == 2 and dist.get_backend() == "gloo"
     sys.path.insert(0, sys.argv[1])
     from test_ddp import PARAMS, data, epoch_rows, lists_of
 
