@@ -9,8 +9,10 @@ subprocess. Data are synthetic, made directly with numpy:
   lambdarank) and LightGBM lambdarank with ``position``;
 - recommendation: random (user, item) clicks with Zipf item popularity (5,000 items, one
   user per 20 clicks; duplicates dropped, the distinct count is ``n_pairs`` in the JSON);
-  ``RelMFRecommender`` (ALS, 10 sweeps), ``BPRRecommender`` (one epoch) and, when
-  installed, ``implicit``'s ALS (10 iterations) and BPR (one iteration);
+  ``RelMFRecommender`` (ALS, 10 sweeps), ``BPRRecommender`` (one epoch),
+  ``DebiasedMFRecommender`` (DR-JL without balancing, given propensities, random binary
+  ratings, one epoch of batch 1,024) and, when installed, ``implicit``'s ALS (10
+  iterations) and BPR (one iteration), with ``num_threads`` = ``--threads``;
 - propensity: ``RegressionEMPropensity`` (5 EM iterations) on the ranking log (sizes in
   rows) and ``KernelBalancingPropensity`` (one epoch, given random user / item features,
   ``bandwidth=1.5``) on random pairs;
@@ -231,6 +233,32 @@ def _bpr(n, args):
     return _recommender(BPRRecommender, max_epochs=1)(n, args)
 
 
+def _debiased(n, args):
+    from skultr.recommendation import DebiasedMFRecommender
+
+    pairs, n_users, n_items = make_clicks(n)
+    rng = np.random.default_rng(1)
+    y = (rng.random(len(pairs)) < 0.5).astype(np.float64)
+    propensity = rng.uniform(0.05, 0.5, len(pairs))
+
+    def work():
+        est = DebiasedMFRecommender(
+            method="dr_jl",
+            balancing=None,
+            n_factors=32,
+            max_epochs=1,
+            batch_size=1024,
+            n_users=n_users,
+            n_items=n_items,
+            device="cpu",
+            random_state=0,
+        )
+        _, fit_s = _timed(lambda: est.fit(pairs, y, sample_propensity=propensity))
+        return {"fit_s": fit_s, "n_pairs": len(pairs)}
+
+    return work
+
+
 def _implicit(model):
     def runner(n, args):
         import scipy.sparse as sp
@@ -245,9 +273,13 @@ def _implicit(model):
 
         def work():
             if model == "als":
-                est = AlternatingLeastSquares(factors=32, iterations=10, random_state=0)
+                est = AlternatingLeastSquares(
+                    factors=32, iterations=10, random_state=0, num_threads=args.threads
+                )
             else:
-                est = BayesianPersonalizedRanking(factors=32, iterations=1, random_state=0)
+                est = BayesianPersonalizedRanking(
+                    factors=32, iterations=1, random_state=0, num_threads=args.threads
+                )
             _, fit_s = _timed(lambda: est.fit(matrix, show_progress=False))
             return {"fit_s": fit_s}
 
@@ -332,6 +364,7 @@ ESTIMATORS = {
     "LightGBM lambdarank": ("ranking", "ranking", run_lightgbm, "lightgbm", "fit_s"),
     "RelMF ALS": ("recommendation", "recommendation", _relmf, None, "fit_s"),
     "BPR": ("recommendation", "recommendation", _bpr, None, "fit_s"),
+    "DebiasedMF DR-JL": ("recommendation", "recommendation", _debiased, None, "fit_s"),
     "implicit ALS": ("recommendation", "recommendation", _implicit("als"), "implicit", "fit_s"),
     "implicit BPR": ("recommendation", "recommendation", _implicit("bpr"), "implicit", "fit_s"),
     "RegressionEM": ("propensity", "em", run_em, None, "fit_s"),
@@ -485,7 +518,11 @@ def main(argv=None):
             command += ["--threads", str(args.threads)]
             if args.hidden is not None:
                 command += ["--hidden", *map(str, args.hidden)]
-            out = subprocess.run(command, capture_output=True, text=True)
+            # BLAS threads as torch's and the anchors' (implicit's ALS calls BLAS too).
+            env = dict(os.environ)
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                env[var] = str(args.threads)
+            out = subprocess.run(command, capture_output=True, text=True, env=env)
             if out.returncode != 0:
                 sys.stderr.write(out.stderr)
                 raise SystemExit(f"{name} at {size} failed")
