@@ -80,9 +80,28 @@ class _Progress:
 
 
 def clip_gradients(optimizer, max_norm):
-    """Clip the gradient norm of each parameter group separately (one model per group)."""
+    """Clip the gradient norm of each parameter group separately (one model per group).
+
+    Sparse gradients (embedding tables) are coalesced first, so that repeated rows count
+    as their sum, and scaled like the dense ones: ``torch.nn.utils.clip_grad_norm_`` has
+    no sparse norm. Groups of dense gradients go through it unchanged.
+    """
     for group in optimizer.param_groups:
-        nn.utils.clip_grad_norm_(group["params"], max_norm)
+        params = [p for p in group["params"] if p.grad is not None]
+        if not any(p.grad.is_sparse for p in params):
+            nn.utils.clip_grad_norm_(params, max_norm)
+            continue
+        squares = []
+        for p in params:
+            if p.grad.is_sparse:
+                p.grad = p.grad.coalesce()
+                squares.append(p.grad.values().detach().float().pow(2).sum())
+            else:
+                squares.append(p.grad.detach().float().pow(2).sum())
+        total = torch.stack(squares).sum().sqrt()
+        scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+        for p in params:
+            p.grad.mul_(scale.to(p.grad.dtype))
 
 
 def _epoch_mean(losses, n_units, batch_size):

@@ -207,9 +207,8 @@ default="adaptive"
         [+ ‖b‖² + ‖c‖²])``, estimated on each step from the rows of its batch (see Notes).
     clip_grad_norm : float or None, default=None
         Maximum gradient norm, applied to each model (parameter group) separately; ``None``
-        does not clip. Clipping needs dense gradients: with it every step writes the
-        whole tables at any catalogue size (same loss, a cost that grows with the
-        catalogue).
+        does not clip (sparse embedding gradients are clipped too, by the norm of the rows
+        they touch, which is the whole gradient's norm).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the observed pairs and stop when their
         (debiased) loss stops improving; the best epoch's weights are kept.
@@ -570,10 +569,10 @@ default="adaptive"
 
     def _sparse_gradients(self):
         # A step updates only the rows of its batch (lazy Adam with optimizer="adam") once
-        # the tables are large; on small catalogues dense steps are cheaper. Gradient
-        # clipping needs dense gradients. Both paths minimise the same loss.
-        rows = self.n_users_ + self.n_items_
-        return self.clip_grad_norm is None and rows >= SPARSE_MIN_ROWS
+        # the tables are large; on small catalogues dense steps are cheaper. Both paths
+        # minimise the same loss (and clip to the same norm: untouched rows have no
+        # gradient either way).
+        return self.n_users_ + self.n_items_ >= SPARSE_MIN_ROWS
 
     def _penalties(self):
         """λ of the L2 term of each trained model: ``(prediction, imputation, weight)``."""

@@ -431,3 +431,48 @@ def test_data_parallel_pieces_make_up_each_batch(keep, size):
             assert sum(p.n_units for p in parts) == batch.n_units
         assert torch.equal(got, want)
     assert [p[-1] is None for p in pieces] == [rank < size - 1 for rank in range(size)]
+
+
+def test_clip_gradients_handles_sparse_embedding_gradients():
+    """A sparse embedding gradient is clipped like the same gradient held dense."""
+    import torch
+
+    from skultr._torch._loop import clip_gradients
+
+    torch.manual_seed(0)
+    rows = torch.tensor([0, 3, 3, 7])  # a repeated row: its gradient rows add up
+    grads = []
+    for sparse in (True, False):
+        table = torch.nn.Embedding(10, 4, sparse=sparse)
+        table.weight.data = torch.arange(40.0).reshape(10, 4) / 10
+        bias = torch.nn.Parameter(torch.ones(3))
+        optimizer = torch.optim.SGD([{"params": [table.weight, bias]}], lr=0.1)
+        (table(rows).sum() * 5 + (bias * 7).sum()).backward()
+        clip_gradients(optimizer, 1.0)
+        weight_grad = table.weight.grad.to_dense() if sparse else table.weight.grad
+        grads.append((weight_grad, bias.grad))
+        norm = torch.sqrt(weight_grad.pow(2).sum() + bias.grad.pow(2).sum())
+        assert abs(float(norm) - 1.0) < 1e-5
+    torch.testing.assert_close(grads[0][0], grads[1][0])
+    torch.testing.assert_close(grads[0][1], grads[1][1])
+
+
+def test_a_factor_model_on_sparse_gradients_trains_with_clip_grad_norm():
+    """DebiasedMF on a catalogue large enough for sparse steps, with clipping."""
+    import numpy as np
+
+    from skultr.recommendation import DebiasedMFRecommender
+    from skultr.utils._drop_in import interactions
+
+    pairs, y = interactions()
+    est = DebiasedMFRecommender(
+        method="ips",
+        n_users=20_000,
+        max_epochs=2,
+        clip_grad_norm=0.5,
+        device="cpu",
+        random_state=0,
+    )
+    est.fit(pairs, y)
+    assert est._sparse_gradients() and est.n_iter_ == 2
+    assert np.isfinite(est.predict(pairs)).all()
