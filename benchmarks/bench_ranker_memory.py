@@ -170,9 +170,14 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--sessions", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--quick", action="store_true", help="10,000 sessions x 32 features (make bench)"
+    )
     args = parser.parse_args()
     if args.run:
         return child(args)
+    if args.quick:
+        args.sizes, args.features = [10_000], 32
     print(
         f"{'sessions':>9} {'variant':>10} {'X MB':>8} {'RSS pre':>8} {'peak RSS':>9} "
         f"{'peak/X':>7} {'(peak-pre)/X':>13} {'epoch s':>8} {'vs hand':>8}"

@@ -214,7 +214,7 @@ WORKERS = {"als": work_als, "epoch": work_epoch, "recommend": work_recommend}
 def _spawn(args, **override):
     command = [sys.executable, __file__, args.command, "--worker"]
     for key, value in {**vars(args), **override}.items():
-        if key in ("command", "worker", "models") or value is None:
+        if key in ("command", "worker", "models", "quick") or value is None:
             continue
         values = value if isinstance(value, list) else [value]
         command += [f"--{key.replace('_', '-')}", *map(str, values)]
@@ -230,7 +230,13 @@ def _spawn(args, **override):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=list(WORKERS))
+    parser.add_argument("command", nargs="?", choices=list(WORKERS))
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every command at small sizes (2,000 and 20,000 users, 2,000 items, 100,000 "
+        "clicks, 2 sweeps): a smoke run for make bench",
+    )
     parser.add_argument("--users", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--clicks", type=int, default=10_000_000)
@@ -249,6 +255,20 @@ def main(argv=None):
     if args.worker:
         print(json.dumps(WORKERS[args.command](args)))
         return
+    if args.quick:
+        args.users, args.items, args.clicks, args.sweeps = [2_000, 20_000], 2_000, 100_000, 2
+        args.recommend_users = 1_000
+        results = []
+        for command in WORKERS:
+            args.command = command
+            results += _run_command(args)
+        return results
+    if args.command is None:
+        parser.error("give a command (als, epoch or recommend) or --quick")
+    return _run_command(args)
+
+
+def _run_command(args):
     models = (
         args.models
         or {
