@@ -6,7 +6,9 @@ same log as the single-process fit of this test (with early stopping, so the val
 loss is shared too, and a batch size that leaves a last batch of one list, so one rank's
 piece of it is empty), then a fit where rank 1 holds fewer lists than rank 0 (bad input:
 it must finish, each epoch running the steps of the smaller rank), then a BPR factor model
-(sparse embedding gradients, reduced by gloo's sparse all_reduce).
+(sparse embedding gradients, reduced by gloo's sparse all_reduce), and a
+DebiasedMFRecommender with ``random_state=None`` (its seed is drawn before the engine's
+start: every rank must still use rank 0's).
 """
 
 import json
@@ -72,6 +74,22 @@ SCRIPT = textwrap.dedent(
     out["bpr"] = {
         "state": {k: v.tolist() for k, v in bpr.module_.state_dict().items()},
         "history": epoch_rows(bpr.history_),
+    }
+    # a fit that draws its seed before the engine (propensities, kernel features), with
+    # random_state=None: every rank must draw rank 0's numbers
+    from skultr.datasets import make_mnar_ratings
+    from skultr.recommendation import DebiasedMFRecommender
+
+    ratings = make_mnar_ratings(60, 50, density=0.2, random_state=0)
+    debiased = DebiasedMFRecommender(
+        method="dr_jl", balancing="random", n_factors=4, max_epochs=2, batch_size=64,
+        device="cpu", random_state=None,
+    ).fit(ratings.X, (ratings.y >= 3).astype(float))
+    out["debiased"] = {
+        "seed": debiased.seed_,
+        "features": np.asarray(debiased.user_features_).tolist(),
+        "predict": debiased.predict(ratings.X).tolist(),
+        "weights": np.asarray(debiased.weights_).tolist(),
     }
     with open(f"{sys.argv[2]}/rank{rank}.json", "w") as file:
         json.dump(out, file)
@@ -184,3 +202,11 @@ def test_sparse_gradients_of_a_factor_model(ranks):
     assert zero["history"] == one["history"]
     assert len(zero["history"]) == 3
     assert all(np.isfinite(row["train_loss"]) for row in zero["history"])
+
+
+def test_a_fit_drawing_its_seed_early_is_the_same_on_every_rank(ranks):
+    zero, one = ranks[0]["debiased"], ranks[1]["debiased"]
+    assert zero["seed"] == one["seed"]
+    assert zero["features"] == one["features"]  # the kernel features drawn before training
+    assert zero["weights"] == one["weights"]
+    assert zero["predict"] == one["predict"]

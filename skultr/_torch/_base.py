@@ -15,7 +15,7 @@ from skultr.utils._sklearn_compat import Interval, StrOptions
 
 from ._batching import data_device, is_batch_source, iterate_batches, n_units, take_units
 from ._device import loadable_device, resolve_device
-from ._distributed import data_parallel
+from ._distributed import shared_seed
 from ._loop import EarlyStopper, run_epochs
 from ._optim import OPTIMIZERS, make_optimizer
 from ._random import draw_seed, seeded, stream_seed
@@ -121,10 +121,8 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
         it before training); ``optimizer=False`` for models trained by a solver step.
         """
         self.device_ = str(device)
-        self.seed_ = draw_seed(self.random_state) if seed is None else seed
-        group = data_parallel()
-        if group is not None:  # data-parallel: rank 0's seed (random_state=None included)
-            self.seed_ = group.broadcast_seed(self.seed_)
+        # data-parallel: rank 0's seed on every rank (random_state=None included)
+        self.seed_ = shared_seed(draw_seed(self.random_state) if seed is None else seed)
         with seeded(stream_seed(self.seed_, "init"), self.device_):
             self.module_ = self._build_module().to(self.device_)
         self.optimizer_ = self._new_optimizer() if optimizer else None

@@ -47,6 +47,17 @@ def data_parallel():
     return DataParallel(dist.get_rank(), dist.get_world_size())
 
 
+def shared_seed(seed):
+    """The fit's seed, rank 0's on every rank when training data-parallel.
+
+    Fits that draw their seed before the engine starts the model (their propensity and
+    feature models use it first) call this so that every rank draws the same numbers,
+    ``random_state=None`` included; every rank must call it, as every rank calls ``fit``.
+    """
+    group = data_parallel()
+    return seed if group is None else group.broadcast_seed(seed)
+
+
 def local_cuda_device():
     """The CUDA device of this rank under an NCCL process group (``cuda:LOCAL_RANK``), else None.
 

@@ -641,6 +641,7 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
             warn_if_collapsed,
         )
         from skultr._torch._callbacks import CallbackRunner, NetView, initialised_copies
+        from skultr._torch._distributed import shared_seed
         from skultr._torch._random import seeded, stream_seed
         from skultr.utils._atomic import _host_tree
 
@@ -740,7 +741,7 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
         if fresh:
             device = resolve_device(self.device)
             self.device_ = str(device)
-            self.seed_ = draw_seed(self.random_state)
+            self.seed_ = shared_seed(draw_seed(self.random_state))  # rank 0's under DDP
             self._model_settings = {name: getattr(self, name) for name in self._MODEL_SETTINGS}
             self._feature_digest = _table_digest(user_table, item_table)
         else:

@@ -23,6 +23,7 @@ from skultr._torch._balancing import (
     prepare_balancing,
     warn_if_collapsed,
 )
+from skultr._torch._distributed import shared_seed
 from skultr._torch._random import stream_seed
 from skultr.propensity import (
     KernelBalancingPropensity,
@@ -830,7 +831,7 @@ default="adaptive"
             # The naive loss has no weights to balance: balancing (like propensity) is unused.
             kb = None if self.method == "naive" else self._balancing_settings()
             device = resolve_device(self.device)
-            self.seed_ = draw_seed(self.random_state)
+            self.seed_ = shared_seed(draw_seed(self.random_state))  # rank 0's under DDP
             self._model_settings = {
                 setting: (_setting_key(getattr(self, setting)), repr(getattr(self, setting)))
                 for setting in self._MODEL_SETTINGS
