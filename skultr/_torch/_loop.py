@@ -416,7 +416,10 @@ def _parallel_epoch(
     batches = epoch_batches(
         train, batch_size, shuffle=True, generator=generator, part=(group.rank, group.size)
     )
-    sums = [0.0, 0.0]  # loss x units, units: this rank's, summed over ranks once per epoch
+    # Per step, this rank's (loss, parts...) x units stay on the device; they are summed
+    # over the steps and then over the ranks once per epoch (no per-step device sync).
+    weighted = []
+    n_units_rank = 0
     names = None
     for step, batch in enumerate(batches):
         if step == n_steps:  # a rank with more units than the smallest drops its last batches
@@ -430,12 +433,9 @@ def _parallel_epoch(
             loss.backward()
             if names is None:
                 names = sorted(parts)
-                sums += [0.0] * len(names)
-            values = [loss.detach(), *(parts[name].detach() for name in names)]
-            sums[0] += float(values[0]) * n
-            sums[1] += n
-            for i, value in enumerate(values[1:]):
-                sums[2 + i] += float(value) * n
+            values = torch.stack([loss.detach(), *(parts[k].detach() for k in names)]).double()
+            weighted.append(values * n)
+            n_units_rank += n
         group.average_gradients(parameters, n, sparse)
         if callbacks is not None:
             callbacks.grad_computed(batch)
@@ -446,8 +446,10 @@ def _parallel_epoch(
             callbacks.batch_end(batch, 0.0 if batch is None else float(values[0]), n)
     # A rank whose every piece was empty has not seen the names of the loss's parts.
     names = group.agree_names(names)
-    sums += [0.0] * (2 + len(names) - len(sums))
-    totals = group.sum_floats(sums)
+    sums = [0.0] * (1 + len(names))
+    if weighted:
+        sums = torch.stack(weighted).sum(dim=0).tolist()
+    totals = group.sum_floats([sums[0], n_units_rank, *sums[1:]])
     row = {
         "epoch": epoch,
         "train_loss": totals[0] / totals[1],

@@ -60,14 +60,7 @@ n_clicks_ : int
 n_duplicates_ : int
     Repeated (user, item) rows merged into one (their feedback aggregated with ``max``:
     a pair is clicked if any of its rows is).
-seen_ : scipy.sparse.csr_matrix of bool, shape (n_users, n_items)
-    Training pairs (clicked or not), excluded by ``recommend(exclude_seen=True)``.
-item_popularity_ : ndarray of shape (n_items,)
-    Number of training users with positive feedback on each item (as floats): the
-    scores of the popularity fallback for cold users.
-warm_users_ : ndarray of bool, shape (n_users,)
-    Users with positive feedback in training; the others are cold users (see
-    ``cold_start``).""",
+{implicit_cold_start_attributes}""",
     "streaming_lists": """\
 streaming : "auto" or bool, default="auto"
     Where the training batches come from. The click log always stays in host memory as
@@ -83,6 +76,10 @@ streaming : "auto" or bool, default="auto"
     without a click carry no gradient and are left out of the batches in both cases (they
     are counted in ``n_lists_without_clicks_``).""",
 }
+# The log attributes include the cold-start ones (written once, above).
+ENGINE_DOCS["implicit_log_attributes"] = ENGINE_DOCS["implicit_log_attributes"].replace(
+    "{implicit_cold_start_attributes}", ENGINE_DOCS["implicit_cold_start_attributes"]
+)
 
 
 def fill_engine_doc(cls):
