@@ -27,8 +27,8 @@ class MatrixFactorization(nn.Module):
 
     ``init_std``: standard deviation of the normal initial factors, or ``"uniform"`` for
     factors drawn from U(0, 1) (the kernel-balancing authors' initialisation).
-    ``sparse``: the factor tables get sparse gradients (only the rows of a batch), for a
-    sparse optimizer.
+    ``sparse``: the factor and bias tables get sparse gradients (only the rows of a
+    batch), for a sparse optimizer.
     """
 
     def __init__(self, n_users, n_items, n_factors, *, biases, init_std, sparse=False):
@@ -42,8 +42,8 @@ class MatrixFactorization(nn.Module):
                 nn.init.normal_(table, std=init_std)
         self.biases = biases
         if biases:
-            self.user_bias = nn.Embedding(n_users, 1)
-            self.item_bias = nn.Embedding(n_items, 1)
+            self.user_bias = nn.Embedding(n_users, 1, sparse=sparse)
+            self.item_bias = nn.Embedding(n_items, 1, sparse=sparse)
             nn.init.zeros_(self.user_bias.weight)
             nn.init.zeros_(self.item_bias.weight)
 

@@ -608,20 +608,14 @@ default="adaptive"
 
     def _matrix_factorization(self, n_factors, *, biases, init_std):
         """A matrix factorisation of the catalogue, with sparse gradients when they are used."""
-        sparse = self._sparse_gradients()
-        model = MatrixFactorization(
+        return MatrixFactorization(
             self.n_users_,
             self.n_items_,
             n_factors,
             biases=biases,
             init_std=init_std,
-            sparse=sparse,
+            sparse=self._sparse_gradients(),
         )
-        if biases:
-            # The engine's module keeps its bias tables dense; they are rows of the same
-            # catalogue and take the same sparse update.
-            model.user_bias.sparse = model.item_bias.sparse = sparse
-        return model
 
     def _build_module(self):
         state = self._state
