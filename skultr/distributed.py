@@ -8,9 +8,9 @@ skultr integrates with the engines users already run rather than scheduling work
 - out-of-core training: :func:`partial_fit_partitions` feeds the partitions of a Dask
   DataFrame (or any iterable of pandas DataFrames, such as the row groups of a Parquet
   dataset) to an estimator's ``partial_fit``, one partition in memory at a time;
-- counting estimators (:class:`~skultr.propensity.RandomizationPropensity`):
-  :func:`fit_by_counts` counts each partition on its worker and sums the counts, so only
-  counts travel;
+- counting estimators (:class:`~skultr.propensity.RandomizationPropensity`,
+  :class:`~skultr.propensity.PopularityPropensity`): :func:`fit_by_counts` counts each
+  partition on its worker and reduces the counts with Dask, so only counts travel;
 - prediction: :func:`predict_partitions` maps a fitted estimator's method over the
   partitions on the workers.
 
@@ -119,49 +119,83 @@ def partial_fit_partitions(estimator, frame, *, y=None, qid="qid", n_passes=1, *
 
 @validate_params(
     {
-        "estimator": [HasMethods(["partial_fit"])],
+        "estimator": [HasMethods(["fit"])],
         "frame": [HasMethods(["to_delayed"])],
-        "y": [str],
+        "y": [str, None],
         "columns": [dict, None],
     },
     prefer_skip_nested_validation=False,
 )
-def fit_by_counts(estimator, frame, *, y, columns=None):
+def fit_by_counts(estimator, frame, *, y=None, columns=None):
     """Fit a counting estimator by map-reduce over the partitions of a Dask DataFrame.
 
-    Each partition is counted where it lives (a clone of ``estimator`` runs
-    ``partial_fit`` on it, on the worker) and only the counts come back; their sum is the
-    count of the whole log, so the result equals ``fit`` on the concatenated partitions
-    exactly, whatever the partitioning (a list may even be split). For estimators whose
-    statistics are counts: :class:`~skultr.propensity.RandomizationPropensity`. Any other
-    estimator is a ``TypeError`` that points to :func:`partial_fit_partitions`.
+    Only counts come back to the client, and the result equals ``fit`` on the
+    concatenated partitions exactly, whatever the partitioning. For estimators whose
+    statistics are counts, each reduced its own way (the estimator names it by a private
+    method):
+
+    - counts that add up over partitions, :class:`~skultr.propensity.RandomizationPropensity`
+      (method ``_merge_counts``): a clone of ``estimator`` counts each partition with
+      ``partial_fit`` on its worker, and the counts are summed (a list may even be split);
+    - counts of distinct clicks, :class:`~skultr.propensity.PopularityPropensity` (method
+      ``_fit_from_catalogue``): each partition's ids are validated on its worker, Dask drops
+      the clicked (user, item) pairs repeated across partitions and counts each item's
+      users, and only these per-item counts and the distinct user and item ids (the
+      catalogues) reach the client.
+
+    Any other estimator is a ``TypeError`` that points to :func:`partial_fit_partitions`.
+    A bad partition is a ``ValueError`` of ``fit``'s message prefixed with
+    ``"partition {i}: "``.
 
     Parameters
     ----------
     estimator : estimator
         Unfitted or fitted (refitted from scratch); changed in place and returned.
     frame : dask.dataframe.DataFrame
-        The log: features, ``qid`` and ``position`` columns, as ``fit`` reads a DataFrame.
-    y : str
-        Name of the target column (clicks).
+        The log as ``fit`` reads a DataFrame ``X``, plus the ``y`` column: features,
+        ``qid`` and ``position`` columns (ranking), or the two id columns (pairs).
+    y : str or None, default=None
+        Name of the target column (clicks; pairs with ``y > 0`` are clicks for
+        ``PopularityPropensity``). ``None``: no target, every pair is a click (pair
+        estimators only; ``RandomizationPropensity`` requires it).
     columns : dict or None, default=None
         Further ``fit`` arguments read from columns, ``{argument: column}`` (for example
         ``{"production_position": "production"}`` for ``intervention="swap"``); those
-        columns are removed from the features.
+        columns are removed from the features. ``PopularityPropensity`` takes none.
 
     Returns
     -------
     estimator
         Fitted.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> import pandas as pd
+    >>> from skultr.distributed import fit_by_counts
+    >>> from skultr.propensity import PopularityPropensity
+    >>> log = pd.DataFrame({"user": [0, 1, 2, 0, 0, 1], "item": [0, 0, 0, 1, 0, 2],
+    ...                     "click": [1, 1, 1, 1, 1, 0]})
+    >>> est = fit_by_counts(PopularityPropensity(), dd.from_pandas(log, npartitions=2),
+    ...                     y="click")
+    >>> est.item_counts_.tolist(), est.propensity_.round(3).tolist()
+    ([3, 1, 0], [1.0, 0.577, 0.577])
     """
+    if hasattr(estimator, "_fit_from_catalogue"):
+        return _fit_distinct_clicks(estimator, frame, y, columns)
+    if not hasattr(estimator, "_merge_counts"):
+        raise TypeError(
+            f"{type(estimator).__name__} is not fitted from counts (fit_by_counts fits "
+            "RandomizationPropensity and PopularityPropensity); train it with "
+            "partial_fit_partitions instead."
+        )
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} counts clicks: pass y, the name of the click column."
+        )
     import dask
     from sklearn.base import clone
 
-    if not hasattr(estimator, "_merge_counts"):
-        raise TypeError(
-            f"{type(estimator).__name__} is not fitted from counts that add up; train it "
-            "with partial_fit_partitions instead."
-        )
     columns = dict(columns or {})
     template = clone(estimator)
     counted = [
@@ -189,6 +223,93 @@ def _count_partition(template, part, y, columns, index):
             )
     except ValueError as exc:
         raise ValueError(f"partition {index}: {exc}") from exc
+
+
+def _fit_distinct_clicks(estimator, frame, y, columns):
+    """``fit_by_counts`` of an estimator counting the distinct users who clicked each item."""
+    import dask
+    import pandas as pd
+    from sklearn.base import clone
+
+    from skultr.utils._interactions import _pair_columns
+
+    if columns:
+        raise ValueError(
+            f"{type(estimator).__name__}.fit takes no further arguments; got columns={columns!r}."
+        )
+    estimator._validate_params()
+    id_columns = estimator._id_columns()
+    meta = frame._meta
+    if y is not None and y not in meta.columns:
+        raise ValueError(
+            f"y={y!r} is not a column of frame; its columns are {list(meta.columns)}."
+        )
+    X_meta = meta if y is None else meta.drop(columns=[y])
+    _pair_columns(X_meta, id_columns)  # fit's error for columns that are not two id columns
+    names = list(X_meta.columns)
+    user_name, item_name = id_columns if all(c in names for c in id_columns) else names
+    dtypes = {
+        key: np.int64 if getattr(X_meta[name].dtype, "kind", "O") in "if" else object
+        for key, name in (("user", user_name), ("item", item_name))
+    }
+    pairs_meta = pd.DataFrame(
+        {key: pd.Series([], dtype=dtype) for key, dtype in dtypes.items()}
+        | {"click": pd.Series([], dtype=bool)}
+    )
+    pairs = frame.map_partitions(  # a clone travels: not the arrays of an earlier fit
+        _validated_pairs, clone(estimator), y, dtypes, meta=pairs_meta, enforce_metadata=False
+    )
+    n_out = max(1, int(frame.npartitions))
+    clicked = pairs[pairs["click"]][["user", "item"]].drop_duplicates(split_out=n_out)
+    users, items, counts = dask.compute(
+        pairs["user"].drop_duplicates(split_out=1),
+        pairs["item"].drop_duplicates(split_out=1),
+        clicked["item"].value_counts(split_out=1),
+    )
+    users, items = users.to_numpy(dtype=object), items.to_numpy(dtype=object)
+    size = max(users.size, items.size)
+    catalogue = pd.DataFrame(  # every distinct id, in the log's columns
+        {
+            user_name: np.resize(users, size) if users.size else users,
+            item_name: np.resize(items, size) if items.size else items,
+        },
+        columns=names,
+        dtype=object,
+    )
+    return estimator._fit_from_catalogue(
+        catalogue, counts.index.to_numpy(dtype=object), counts.to_numpy()
+    )
+
+
+def _validated_pairs(part, estimator, y, dtypes, partition_info=None):
+    """A partition's (user, item) ids validated as ``fit`` does, and whether each is a click."""
+    import pandas as pd
+
+    from skultr.utils._interactions import check_interactions
+
+    users = items = np.zeros(0, dtype=np.int64)
+    clicked = np.zeros(0, dtype=bool)
+    if len(part):  # an empty partition adds nothing (fit refuses only an empty log)
+        try:
+            users, items, feedback = check_interactions(
+                part if y is None else part.drop(columns=[y]),
+                None if y is None else part[y].to_numpy(),
+                n_items=estimator.n_items,
+                id_columns=estimator._id_columns(),
+            )
+            clicked = estimator._clicked(feedback)
+        except ValueError as exc:
+            index = partition_info["number"] if partition_info else "?"
+            raise ValueError(f"partition {index}: {exc}") from exc
+        if clicked is None:
+            clicked = np.ones(len(part), dtype=bool)
+    return pd.DataFrame(
+        {
+            "user": pd.Series(users, dtype=dtypes["user"]),
+            "item": pd.Series(items, dtype=dtypes["item"]),
+            "click": pd.Series(clicked, dtype=bool),
+        }
+    )
 
 
 @validate_params(

@@ -248,3 +248,87 @@ def test_fit_by_counts_refuses_an_estimator_without_counts(client):
     parts, whole = _click_frame()
     with pytest.raises(TypeError, match="partial_fit_partitions instead"):
         fit_by_counts(_ranker(), dd.from_pandas(whole, npartitions=2), y="click")
+
+
+def _pair_log(ids, y):
+    """A log of 3 partitions of 40 rows: the click (3, 5) is in partitions 0 and 2, items 13
+    and 14 are only unclicked (or absent, with ``y=None``); ``ids`` is "int", "float",
+    "str" (columns named by ``id_columns``) or "declared" (``n_items=20``)."""
+    import pandas as pd
+
+    from skultr.propensity import PopularityPropensity
+
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 20, 120), rng.integers(0, 13, 120)
+    click = rng.integers(0, 3, 120)
+    items[[10, 50]], click[[10, 50]] = [13, 14], 0
+    users[[0, 100]], items[[0, 100]], click[[0, 100]] = 3, 5, 1
+    est = PopularityPropensity(eta=0.7)
+    names = ("user", "item")
+    if ids == "str":
+        users, items = [f"u{u}" for u in users], [f"i{i}" for i in items]
+        names = ("visitor", "product")
+        est.set_params(id_columns=names)
+    elif ids == "float":
+        users, items = users.astype(float), items.astype(float)
+    elif ids == "declared":
+        est.set_params(n_items=20)
+    frame = pd.DataFrame({"click": click, names[1]: items, names[0]: users})
+    if y is None:
+        frame = frame[frame.click > 0].drop(columns="click").reset_index(drop=True)
+    return est, frame
+
+
+@pytest.mark.parametrize("y", ["click", None])
+@pytest.mark.parametrize("ids", ["int", "float", "str", "declared"])
+def test_fit_by_counts_of_popularity_equals_fit(client, ids, y):
+    import dask.dataframe as dd
+
+    from skultr.distributed import fit_by_counts
+
+    est, frame = _pair_log(ids, y)
+    X = frame if y is None else frame.drop(columns=y)
+    whole = clone(est).fit(X, None if y is None else frame[y])
+    parts = dd.from_pandas(frame, npartitions=3, sort=False)
+    assert parts.npartitions == 3
+    # the same click in two partitions: a sum of per-partition counts would count it twice
+    first, last = parts.partitions[0].compute(), parts.partitions[2].compute()
+    cols = list(est.id_columns)
+    assert len(first[cols].merge(last[cols])) > 0
+    est = fit_by_counts(est, parts, y=y)
+    for name in ("item_counts_", "propensity_", "item_ids_", "user_ids_", "feature_names_in_"):
+        np.testing.assert_array_equal(getattr(est, name), getattr(whole, name), err_msg=name)
+        assert getattr(est, name).dtype == getattr(whole, name).dtype, name
+    assert (est.n_users_, est.n_items_, est.n_features_in_) == (
+        whole.n_users_,
+        whole.n_items_,
+        whole.n_features_in_,
+    )
+    assert (whole.item_counts_ == 0).any() == (y is not None or ids == "declared")
+    np.testing.assert_array_equal(est.predict(X), whole.predict(X))
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [("item", -1), ("user", np.nan), ("click", -1.0), ("item", 2.5)],
+)
+def test_fit_by_counts_of_popularity_names_the_bad_partition(client, column, value):
+    import dask.dataframe as dd
+
+    from skultr.distributed import fit_by_counts
+    from skultr.propensity import PopularityPropensity, RandomizationPropensity
+
+    _, frame = _pair_log("int", "click")
+    frame = frame.astype(float)
+    frame.loc[95, column] = value  # in partition 2 (rows 80 to 119)
+    alone = frame.iloc[80:]
+    with pytest.raises(ValueError) as from_fit:
+        PopularityPropensity().fit(alone.drop(columns="click"), alone["click"])
+    parts = dd.from_pandas(frame, npartitions=3, sort=False)
+    with pytest.raises(ValueError) as on_workers:
+        fit_by_counts(PopularityPropensity(), parts, y="click")
+    assert str(on_workers.value) == f"partition 2: {from_fit.value}"
+    with pytest.raises(ValueError, match="takes no further arguments"):
+        fit_by_counts(PopularityPropensity(), parts, y="click", columns={"sample_weight": "w"})
+    with pytest.raises(ValueError, match="pass y, the name of the click column"):
+        fit_by_counts(RandomizationPropensity(), parts)

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from skultr.utils._interactions import _PairEstimatorMixin
+from skultr.utils._interactions import _as_id_array, _PairEstimatorMixin, lookup_ids
 from skultr.utils._sklearn_compat import Interval, _fit_context
 
 
@@ -130,25 +130,55 @@ class PopularityPropensity(_PairEstimatorMixin, BaseEstimator):
         self
         """
         users, items, y = self._fit_pairs(X, y, n_items=self.n_items)
-        if y is not None:
-            negative = y < 0
-            if negative.any():
-                i = int(np.flatnonzero(negative)[0])
-                raise ValueError(
-                    f"y must hold non-negative feedback (clicks or counts); entry {i} is {y[i]}."
-                )
-            keep = y > 0
-            users, items = users[keep], items[keep]
-        if users.size == 0:
+        clicked = self._clicked(y)
+        if clicked is not None:
+            users, items = users[clicked], items[clicked]
+        # One click per distinct (user, item) pair: repeated rows are the same click.
+        key = np.unique(users * self.n_items_ + items)
+        return self._fit_from_counts(np.bincount(key % self.n_items_, minlength=self.n_items_))
+
+    @staticmethod
+    def _clicked(y):
+        """The pairs that are clicks (``y > 0``; ``None``: all), refusing negative ``y``."""
+        if y is None:
+            return None
+        negative = y < 0
+        if negative.any():
+            i = int(np.flatnonzero(negative)[0])
+            raise ValueError(
+                f"y must hold non-negative feedback (clicks or counts); entry {i} is {y[i]}."
+            )
+        return y > 0
+
+    def _fit_from_counts(self, counts):
+        """``item_counts_`` and ``propensity_`` from the clicks of each catalogue item.
+
+        ``counts[i]``: the distinct users who clicked ``item_ids_[i]``. The one way from
+        counts to propensities, of :meth:`fit` and of :meth:`_fit_from_catalogue`.
+        """
+        counts = np.asarray(counts, dtype=np.int64)
+        if counts.sum() == 0:
             raise ValueError(
                 "PopularityPropensity needs at least one click (a pair with y > 0) to count."
             )
-        # One click per distinct (user, item) pair: repeated rows are the same click.
-        key = np.unique(users * self.n_items_ + items)
-        counts = np.bincount(key % self.n_items_, minlength=self.n_items_)
         self.item_counts_ = counts
         self.propensity_ = (np.maximum(counts, 1) / counts.max()) ** self.eta
         return self
+
+    def _fit_from_catalogue(self, X, clicked_items, clicked_counts):
+        """Fit from counts made elsewhere (map-reduce, :func:`skultr.distributed.fit_by_counts`).
+
+        ``X``: (user, item) pairs holding every distinct user and item id of the log, with
+        the columns of the log's ``X`` (they fix the catalogues and feature names as in
+        :meth:`fit`); ``clicked_items`` and ``clicked_counts``: each clicked item and its
+        number of distinct users who clicked it. Equals :meth:`fit` on the log.
+        """
+        self._fit_pairs(X, n_items=self.n_items)
+        counts = np.zeros(self.n_items_, dtype=np.int64)
+        if len(clicked_items):
+            items = _as_id_array(clicked_items, "clicked item ids")
+            counts[lookup_ids(items, self.item_ids_)] = np.asarray(clicked_counts, np.int64)
+        return self._fit_from_counts(counts)
 
     def predict(self, X):
         """Propensity of each (user, item) pair: ``θ_i`` of its item.
