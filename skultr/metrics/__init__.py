@@ -65,6 +65,7 @@ from ._ips import (
     ips_recall_at_k_score,
     make_ips_scorer,
 )
+from ._ope import make_ope_scorer, ope_ranking_metric, ope_recommendation_metric
 from ._ranking import average_precision_score, dcg_score, err_score, ndcg_score
 from ._recommendation import (
     f1_at_k_score,
@@ -89,9 +90,12 @@ __all__ = [
     "make_fairness_scorer",
     "make_fairness_tradeoff_scorer",
     "make_ips_scorer",
+    "make_ope_scorer",
     "make_ranking_scorer",
     "make_recommendation_scorer",
     "ndcg_score",
+    "ope_ranking_metric",
+    "ope_recommendation_metric",
     "precision_at_k_score",
     "recall_at_k_score",
 ]

@@ -45,16 +45,8 @@ from skultr.utils._sklearn_compat import (
 )
 from skultr.utils._validation import check_1d_finite, check_int, check_probability
 
-from ._ranking import (
-    _TIES,
-    _check_option,
-    _check_ranking_inputs,
-    _expected_top_k_sum,
-    _mean_over_queries,
-    _sort_queries,
-    _tie_blocks,
-    dcg_score,
-)
+from ._ope import capped_inverse, ips_unit_dcg, ips_unit_recall
+from ._ranking import _TIES, _check_option, _check_ranking_inputs, _mean_over_queries
 
 _LOSSES = ("least_squares", "squared", "logistic")
 _IPS_METRICS = ("dcg", "recall")
@@ -91,12 +83,6 @@ def _max_weight(max_weight, clip, where):
     )
 
 
-def _capped_inverse(theta, max_weight):
-    """``min(1 / θ, max_weight)`` (``None``: ``1 / θ``)."""
-    inverse = 1.0 / theta
-    return inverse if max_weight is None else np.minimum(inverse, max_weight)
-
-
 def _inverse_weights(y_true, propensity, max_weight):
     """``Y · min(1 / θ, max_weight)`` per row, with validated inputs."""
     y_true = check_1d_finite(y_true, "y_true")
@@ -104,7 +90,7 @@ def _inverse_weights(y_true, propensity, max_weight):
         i = int(np.flatnonzero(y_true < 0)[0])
         raise ValueError(f"y_true must hold non-negative clicks; entry {i} is {y_true[i]}.")
     theta = _check_propensity_values(propensity, y_true.shape[0])
-    return y_true * _capped_inverse(theta, max_weight)
+    return y_true * capped_inverse(theta, max_weight)
 
 
 @validate_params(
@@ -192,15 +178,10 @@ def ips_dcg_at_k_score(
     """
     max_weight = _max_weight(max_weight, clip, "ips_dcg_at_k_score")
     weights = _inverse_weights(y_true, propensity, max_weight)
-    return dcg_score(
-        weights,
-        y_score,
-        qid=qid,
-        k=check_int(k, "k", allow_none=True),
-        gain="linear",
-        no_relevant="zero",
-        ties=ties,
-    )
+    k = check_int(k, "k", allow_none=True)
+    _check_option("ties", ties, _TIES)
+    weights, y_score, group, n_queries = _check_ranking_inputs(weights, y_score, qid)
+    return float(np.mean(ips_unit_dcg(weights, y_score, group, n_queries, k=k, ties=ties)))
 
 
 @validate_params(
@@ -262,9 +243,7 @@ def ips_recall_at_k_score(
     k = check_int(k, "k", allow_none=True)
     _check_option("ties", ties, _TIES)
     weights, y_score, group, n_queries = _check_ranking_inputs(weights, y_score, qid)
-    sq = _sort_queries(weights, y_score, group, n_queries)
-    hit_weight = _expected_top_k_sum(sq, _tie_blocks(sq, ties), sq.relevance, k)
-    total = np.bincount(sq.query, weights=sq.relevance, minlength=n_queries)
+    hit_weight, total = ips_unit_recall(weights, y_score, group, n_queries, k=k, ties=ties)
     has_click = total > 0
     recall = np.divide(hit_weight, total, out=np.zeros(n_queries), where=has_click)
     return _mean_over_queries(recall, has_click, "skip", "IPS Recall@k")
@@ -397,7 +376,7 @@ class _IPSScorer:
             users, items, y = users[keep], items[keep], y[keep]
         if users.size == 0:
             raise ValueError("no held-out click to score (X is empty or every y is 0).")
-        weight = _capped_inverse(self._theta(users, items, y), self.max_weight)
+        weight = capped_inverse(self._theta(users, items, y), self.max_weight)
         # Held-out clicks as (user index, item index) pairs of this fold; a click counts once.
         fold_users, user_index = index_ids(users)
         item_ids, item_index = index_ids(items)
@@ -424,8 +403,11 @@ class _IPSScorer:
             hit = (key[found] == top_key) & (top_index >= 0)
             gain[start:stop] = np.where(hit, weight[found], 0.0)
         if self.metric == "dcg":
-            discount = 1.0 / np.log2(np.arange(2, self.k + 2))
-            return float(np.mean(gain @ discount))
+            # recommend's order: rank r gets the score -r, so no two slots tie.
+            rank_score = -np.broadcast_to(np.arange(self.k, dtype=np.float64), gain.shape)
+            unit = np.repeat(np.arange(n_users), self.k)
+            per_user = ips_unit_dcg(gain.ravel(), rank_score.ravel(), unit, n_users, k=self.k)
+            return float(np.mean(per_user))
         total = np.bincount(key // width, weights=weight, minlength=n_users)
         return float(np.mean(gain.sum(axis=1) / total))
 

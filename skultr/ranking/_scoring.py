@@ -19,7 +19,7 @@ from numbers import Real
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 
-from skultr.metrics import dcg_score
+from skultr.metrics import ope_ranking_metric
 from skultr.utils._click_log import (
     check_clicks,
     check_position_propensity,
@@ -172,12 +172,25 @@ def ips_dcg_score(y_true, y_score, *, qid, position, propensity, k=10, max_weigh
     clicks, scores, codes, _, position, propensity = _check_click_inputs(
         y_true, y_score, qid, position, propensity
     )
+    # The estimate of ope_ranking_metric (IPS) with the weights p_1 / p_pos: the curve, of any
+    # scale, is divided by its largest value s on the displayed positions so that the
+    # exposures p_pos / s lie in (0, 1], and the estimate is scaled back by p_1 / s. Rows
+    # displayed below the curve are not counted (click 0, exposure 1) but still ranked.
     known = position <= len(propensity)
-    weight = np.zeros(len(clicks))
-    weight[known] = propensity[0] / propensity[position[known] - 1]
-    if max_weight is not None:
-        weight = np.minimum(weight, max_weight)
-    return dcg_score(clicks * weight, scores, qid=codes, k=k, gain="linear", no_relevant="zero")
+    scale = max(propensity[0], float(np.max(propensity[position[known] - 1], initial=0.0)))
+    exposure = np.ones(len(clicks))
+    exposure[known] = propensity[position[known] - 1] / scale
+    result = ope_ranking_metric(
+        clicks * known,
+        scores,
+        qid=codes,
+        position=position,
+        propensity=np.ones(int(position.max())),
+        logging_exposure=exposure,
+        k=k,
+        max_weight=None if max_weight is None else max_weight * scale / propensity[0],
+    )
+    return float(result.estimate * propensity[0] / scale)
 
 
 _KINDS = {"loglik": click_log_likelihood, "ips_dcg": ips_dcg_score}
