@@ -2,6 +2,7 @@
 
 import importlib
 
+from ._pointwise import PointwiseIPWRanker
 from ._scoring import click_log_likelihood, ips_dcg_score, make_click_scorer
 from ._simulation import CascadeModel, PositionBasedModel, TrustBiasModel
 
@@ -31,6 +32,7 @@ __all__ = [
     "DLARanker",
     "IPWRanker",
     "NaiveRanker",
+    "PointwiseIPWRanker",
     "PositionBasedModel",
     "TrustBiasModel",
     "click_log_likelihood",

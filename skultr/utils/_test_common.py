@@ -145,6 +145,45 @@ for _name in ("DLARanker", "NaiveRanker", "IPWRanker"):
 for _name in ("RandomizationPropensity", "RegressionEMPropensity"):
     EXPECTED_FAILED_CHECKS[_name] = dict.fromkeys(_CLICK_CHECKS, _NOT_CLICKS)
 
+# PointwiseIPWRanker (issue 15): a meta-estimator over a regressor and over a classifier, with
+# fixed propensities in (0, 1] for the one long list of the checks. y must be clicks, as for
+# the rankers; the click checks run on 0/1 clicks in skultr/ranking/tests/test_pointwise.py.
+TEST_PARAMS["PointwiseIPWRanker"] = [
+    {
+        "estimator": lambda: _pointwise_part("DecisionTreeRegressor"),
+        "propensity": lambda: _pointwise_part("propensity"),
+        "max_position": _CHECK_LIST_LENGTH,
+    },
+    {
+        "estimator": lambda: _pointwise_part("DecisionTreeClassifier"),
+        "propensity": lambda: _pointwise_part("propensity"),
+        "max_position": _CHECK_LIST_LENGTH,
+    },
+]
+EXPECTED_FAILED_CHECKS["PointwiseIPWRanker"] = {
+    **dict.fromkeys(
+        _CLICK_CHECKS + _SAMPLE_WEIGHT_CLICK_CHECKS,
+        _NOT_CLICKS.replace(
+            "skultr/ranking/tests/test_estimator_checks.py",
+            "skultr/ranking/tests/test_pointwise.py",
+        ),
+    ),
+    "check_sample_weight_equivalence_on_dense_data": (
+        "without position a list's rows are in displayed order, so a repeated row is one more "
+        "document at the next position (with its own propensity), not a weight of 2"
+    ),
+}
+
+
+def _pointwise_part(name):
+    import numpy as np
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    if name == "propensity":  # examination 1 / sqrt(k), in (0, 1] at every position
+        return 1.0 / np.sqrt(np.arange(1, _CHECK_LIST_LENGTH + 1))
+    tree = DecisionTreeRegressor if name == "DecisionTreeRegressor" else DecisionTreeClassifier
+    return tree(random_state=0)
+
 
 # skultr.calibration: DebiasedRegressor needs its base regressor (the default corrector,
 # TweedieCorrector, passes every check). The correctors themselves take one column of
