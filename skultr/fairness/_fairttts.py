@@ -24,6 +24,10 @@ from ._ttts import (
 
 __all__ = ["FairTTTSClassifier"]
 
+MIN_GROUP_ROWS = 30
+"""A protected group with fewer rows than this in ``fit`` gets a warning naming it: its
+selection and true positive rates, and any ``alpha`` tuned on them, are then noisy."""
+
 
 class FairTTTSClassifier(_BaseTTTS):
     """FairTTTS: post-process a fitted tree ensemble towards demographic parity.
@@ -215,8 +219,8 @@ class FairTTTSClassifier(_BaseTTTS):
 
     _parameter_constraints: dict = {
         **_BaseTTTS._parameter_constraints,
-        "protected_attribute": [Interval(Integral, 0, None, closed="left"), str],
-        "unprivileged_value": [Real],
+        "protected_attribute": [Interval(Integral, 0, None, closed="left"), str, list, tuple],
+        "unprivileged_value": [Real, list, tuple],
         "protected_threshold": [Real, None],
         "pos_label": "no_validation",
         "favorable_class": "no_validation",
@@ -293,16 +297,23 @@ class FairTTTSClassifier(_BaseTTTS):
             )
         favorable_index = int(matches[0])
         self._pos_label = self.classes_[favorable_index]
+        forest, booster = self._forest, self._booster
+        feature = forest.feature if booster is None else booster.source_feature
+        tree_columns = self._tree_protected_columns()
+        favorability = None
+        if booster is not None:  # raw score of classes_[1]: larger favours classes_[1]
+            favorability = forest.value[:, 0] * (1.0 if favorable_index == 1 else -1.0)
         self._fairness_rule = _make_fairness_rule(
-            self._forest,
-            protected_index=self.protected_index_,
+            forest,
+            protected_index=tree_columns,
             favorable_index=favorable_index,
             alpha=self.alpha,
             cap=self.flip_cap,
             all_nodes=self.amplified_nodes == "all",
+            feature=feature,
+            favorability=favorability,
         )
-        forest = self._forest
-        nodes = np.flatnonzero(~forest.is_leaf & (forest.feature == self.protected_index_))
+        nodes = np.flatnonzero(~forest.is_leaf & np.isin(feature, tree_columns))
         tree = self._forest.tree[nodes]
         self.protected_nodes_ = np.column_stack([tree, nodes - self._forest.n_nodes_ptr[tree]])
         return self
@@ -310,9 +321,20 @@ class FairTTTSClassifier(_BaseTTTS):
     # -- the protected group ------------------------------------------------------------
     def _check_before_fit(self, X, y):
         self.protected_index_ = self._resolve_protected_index(X)
+        self._unprivileged = self._unprivileged_values()
         self._check_protected_column(X)
+        self._warn_small_groups(X)
+
+    def _columns(self):
+        return np.atleast_1d(self.protected_index_)
+
+    def _column_name(self, index):
+        names = getattr(self, "feature_names_in_", None)
+        return str(names[index]) if names is not None else f"x{index}"
 
     def _protected_name(self):
+        if np.ndim(self.protected_index_):
+            return "columns " + ", ".join(repr(self._column_name(i)) for i in self._columns())
         names = getattr(self, "feature_names_in_", None)
         if names is not None:
             return repr(str(names[self.protected_index_]))
@@ -320,18 +342,101 @@ class FairTTTSClassifier(_BaseTTTS):
 
     def _resolve_protected_index(self, X):
         names = getattr(self, "feature_names_in_", None)
-        return protected_index(self.protected_attribute, names, X.shape[1])
+        attribute = self.protected_attribute
+        if not isinstance(attribute, (list, tuple)):
+            return protected_index(attribute, names, X.shape[1])
+        if len(attribute) == 0:
+            raise ValueError("protected_attribute is an empty list; name at least one column.")
+        index = np.array([protected_index(a, names, X.shape[1]) for a in attribute])
+        if np.unique(index).size != index.size:
+            raise ValueError(
+                f"protected_attribute={list(attribute)!r} names a column twice; each "
+                "protected column must appear once."
+            )
+        if self.protected_threshold is not None:
+            raise ValueError(
+                "protected_threshold binarises one protected column; it cannot be used with "
+                f"several (protected_attribute={list(attribute)!r})."
+            )
+        return index
+
+    def _unprivileged_values(self):
+        """``unprivileged_value`` as an (m, k) array: m unprivileged combinations of the
+        k protected columns."""
+        value, k = self.unprivileged_value, self._columns().size
+        if k == 1:
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+            rows = [[v] for v in values]
+        elif isinstance(value, tuple):
+            rows = [list(value)]
+        elif isinstance(value, list) and all(isinstance(v, tuple) for v in value):
+            rows = [list(v) for v in value]
+        else:
+            raise ValueError(
+                f"With {k} protected columns, unprivileged_value must be a tuple of {k} "
+                f"values (one per column) or a list of such tuples; got {value!r}."
+            )
+        for row in rows:
+            bad = [v for v in row if not isinstance(v, Real) or isinstance(v, bool)]
+            if len(row) != k or bad:
+                raise ValueError(
+                    f"unprivileged_value={value!r}: each unprivileged group must give one "
+                    f"number per protected column ({k}); found {tuple(row)!r}."
+                )
+        if not rows:
+            raise ValueError("unprivileged_value is an empty list; name at least one group.")
+        return np.asarray(rows, dtype=np.float64)
+
+    def _group_labels(self, X):
+        """Each row's protected group: its protected values (binarised with a threshold)."""
+        cols = X[:, self._columns()]
+        if self.protected_threshold is not None:
+            cols = (cols > self.protected_threshold).astype(np.float64)
+        return cols
+
+    def _warn_small_groups(self, X):
+        groups, counts = np.unique(self._group_labels(X), axis=0, return_counts=True)
+        names = [self._column_name(i) for i in self._columns()]
+        for group, count in zip(groups, counts, strict=True):
+            if count < MIN_GROUP_ROWS:
+                label = ", ".join(
+                    f"{n}={_scalar_repr(v)}" for n, v in zip(names, group, strict=True)
+                )
+                warnings.warn(
+                    f"The protected group ({label}) has only {count} rows in X, fewer than "
+                    f"MIN_GROUP_ROWS={MIN_GROUP_ROWS}: its group rates, and any alpha tuned "
+                    "on them, are noisy.",
+                    UserWarning,
+                    stacklevel=6,
+                )
 
     def _check_protected_column(self, X):
         """In fit: the column is binary (or binarised) and the value names a group."""
-        column = X[:, self.protected_index_]
+        cols = X[:, self._columns()]
+        missing = np.flatnonzero(np.isnan(cols).any(axis=1))
+        if missing.size:
+            raise ValueError(
+                f"The protected column {self._protected_name()} holds a missing value (NaN) "
+                f"at row {missing[0]}; every row needs a protected group."
+            )
+        column = cols[:, 0]
+        multi = np.ndim(self.protected_index_) or isinstance(self.unprivileged_value, list)
+        if multi:
+            if self._unprivileged_mask(X).any():
+                return
+            raise ValueError(
+                f"unprivileged_value={self.unprivileged_value!r} matches no row of X: the "
+                f"protected {self._protected_name()} take the values "
+                f"{preview(np.unique(cols, axis=0).tolist())}."
+            )
         if self.protected_threshold is None:
             values = np.unique(column)
             if values.size > 2:
                 raise ValueError(
                     f"The protected column {self._protected_name()} must be binary; it takes "
                     f"{values.size} distinct values ({preview(values)}). Pass "
-                    "protected_threshold to binarise a continuous attribute."
+                    "protected_threshold to binarise a continuous attribute, or a list of "
+                    "the unprivileged values as unprivileged_value for a categorical one."
                 )
         elif self.unprivileged_value not in (0, 1):
             raise ValueError(
@@ -358,11 +463,52 @@ class FairTTTSClassifier(_BaseTTTS):
         )
 
     def _unprivileged_mask(self, X):
-        """Boolean mask of the unprivileged rows of X."""
-        column = X[:, self.protected_index_]
-        if self.protected_threshold is None:
-            return column == self.unprivileged_value
-        return (column > self.protected_threshold) == bool(self.unprivileged_value)
+        """Boolean mask of the unprivileged rows of X: rows whose protected values are one
+        of the unprivileged combinations."""
+        cols = X[:, self._columns()]
+        missing = np.flatnonzero(np.isnan(cols).any(axis=1))
+        if missing.size:
+            raise ValueError(
+                f"The protected column {self._protected_name()} holds a missing value (NaN) "
+                f"at row {missing[0]}; every row needs a protected group."
+            )
+        if self.protected_threshold is not None:
+            return (cols[:, 0] > self.protected_threshold) == bool(self.unprivileged_value)
+        return (cols[:, None, :] == self._unprivileged[None]).all(axis=2).any(axis=1)
+
+    def _tree_protected_columns(self):
+        """The protected columns in the numbering of the features the trees split.
+
+        Without a Pipeline they are the columns of X. With one, each input column is
+        looked up by name among the preprocessing's ``get_feature_names_out()``: the
+        output named like it, or ``<transformer>__<name>`` (a ColumnTransformer's prefix).
+        """
+        columns = self._columns()
+        if self._preprocess is None:
+            return columns
+        try:
+            out = np.asarray(self._preprocess.get_feature_names_out(), dtype=object)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError(
+                "The protected column cannot be located among the features of the "
+                "Pipeline's preprocessing: it does not give its output feature names "
+                f"({type(exc).__name__}: {exc}). Use transformers that implement "
+                "get_feature_names_out."
+            ) from exc
+        found = []
+        for index in columns:
+            name = self._column_name(index)
+            match = np.flatnonzero([o == name or str(o).endswith("__" + name) for o in out])
+            if match.size != 1:
+                raise ValueError(
+                    f"The protected column {name!r} of X "
+                    f"{'is not' if match.size == 0 else 'is not uniquely'} among the features "
+                    f"the Pipeline's preprocessing outputs ({preview(out.tolist())}); the "
+                    "trees must split on it for FairTTTS to act: pass it through unchanged "
+                    "or monotonically (e.g. ColumnTransformer(remainder='passthrough'))."
+                )
+            found.append(int(match[0]))
+        return np.asarray(found)
 
     def _fairness_for(self, X, alpha=None):
         rule = self._fairness_rule
@@ -423,6 +569,11 @@ FairTTTSClassifier.__doc__ = (
 FairTTTSClassifier.fit.__doc__ = FairTTTSClassifier.fit.__doc__.replace(
     "{sample_weight_doc}", _SAMPLE_WEIGHT_DOC
 )
+
+
+def _scalar_repr(value):
+    value = float(value)
+    return repr(int(value)) if value.is_integer() else repr(value)
 
 
 def proba_at_alpha(estimator, X, alpha):

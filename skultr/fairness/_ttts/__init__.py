@@ -23,6 +23,9 @@ Modules:
 
 - ``_forest``: the compiled forest (all trees' arrays with global node ids) and the
   per-node split statistics;
+- ``_boosting``: binary gradient-boosted classifiers compiled into the same forest, with
+  one raw-score leaf value per node (``E[F] = b + sum_t E[f_t]``, logit space), missing
+  values and float32-exact decisions;
 - ``_flip``: the flip model ``p_n(x)`` and the FairTTTS fairness rule ``p'_n(x)``, the
   one place where both are computed;
 - ``_exact``: the exact mode (the numpy engine's reach propagation, pruning, the

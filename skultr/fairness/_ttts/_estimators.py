@@ -5,10 +5,16 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -20,6 +26,7 @@ from skultr.utils._sklearn_compat import (
     _fit_context,
 )
 
+from ._boosting import SUPPORTED_BOOSTERS, _compile_booster, _is_booster
 from ._docs import _ENGINE_NOTES, _FLIP_DOC, _PRUNE_NOTES, _SAMPLE_WEIGHT_DOC
 from ._exact import _expected_proba, _pruning_bound, _ReachRecorder
 from ._flip import _make_flip_model
@@ -28,8 +35,14 @@ from ._montecarlo import _mc_generator, _simulated_proba
 
 __all__ = ["TTTSClassifier"]
 
-SUPPORTED_ESTIMATORS = (DecisionTreeClassifier, RandomForestClassifier, ExtraTreesClassifier)
-"""Fitted estimators whose trees the engine can traverse (subclasses included)."""
+SUPPORTED_ESTIMATORS = (
+    DecisionTreeClassifier,
+    RandomForestClassifier,
+    ExtraTreesClassifier,
+    *SUPPORTED_BOOSTERS,
+)
+"""Fitted estimators whose trees the engine can traverse (subclasses included); the
+gradient-boosted ones for binary classification."""
 
 HEURISTICS = ("fixed", "depth", "agreement", "confidence", "distance")
 DISTANCE_SCALES = ("max_threshold", "node_std")
@@ -43,14 +56,37 @@ def _unwrap(estimator):
     return estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
 
 
-def _check_supported(estimator):
+def _final_model(estimator):
+    """The tree model: ``estimator`` unwrapped from FrozenEstimator and Pipeline."""
     inner = _unwrap(estimator)
+    if isinstance(inner, Pipeline):
+        inner = _unwrap(inner.steps[-1][1])
+    return inner
+
+
+def _preprocessing(estimator):
+    """The Pipeline's steps before the model (fitted or not), or None without a Pipeline."""
+    inner = _unwrap(estimator)
+    return inner[:-1] if isinstance(inner, Pipeline) else None
+
+
+def _check_supported(estimator):
+    inner = _final_model(estimator)
     if not isinstance(inner, SUPPORTED_ESTIMATORS):
         raise TypeError(
-            f"estimator must be one of {_supported_names()} (fitted or not, optionally "
-            f"wrapped in FrozenEstimator); got {type(inner).__name__}."
+            f"estimator must be one of {_supported_names()} (binary classification for the "
+            "gradient-boosted ones; fitted or not, optionally wrapped in FrozenEstimator or "
+            f"as the last step of a Pipeline); got {type(inner).__name__}."
         )
     return inner
+
+
+def _takes_nan(estimator):
+    """Whether X may hold NaN: a Pipeline (its steps decide) or a histogram booster."""
+    inner = _unwrap(estimator)
+    return isinstance(inner, Pipeline) or isinstance(
+        _final_model(estimator), HistGradientBoostingClassifier
+    )
 
 
 def _is_fitted(estimator):
@@ -75,6 +111,16 @@ def _scalar(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _weight_params(estimator, sample_weight):
+    """``fit`` keywords routing ``sample_weight`` to the model (a Pipeline's last step)."""
+    if sample_weight is None:
+        return {}
+    inner = _unwrap(estimator)
+    if isinstance(inner, Pipeline):
+        return {f"{inner.steps[-1][0]}__sample_weight": sample_weight}
+    return {"sample_weight": sample_weight}
+
+
 def _tree_list(inner):
     return [inner] if isinstance(inner, DecisionTreeClassifier) else list(inner.estimators_)
 
@@ -96,7 +142,10 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        try:
+            tags.input_tags.allow_nan = _takes_nan(self.estimator)
+        except AttributeError:
+            tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
 
@@ -104,7 +153,8 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _fit_base(self, X, y, sample_weight=None):
         """Validate, obtain the fitted trees and compile them. Returns float32 X."""
         _check_supported(self.estimator)
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        nan = "allow-nan" if _takes_nan(self.estimator) else True
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=nan)
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -122,8 +172,9 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         else:
             _check_two_classes(np.unique(y), "y")
-            fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
-            self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
+            self.estimator_ = clone(self.estimator).fit(
+                X, y, **_weight_params(self.estimator, sample_weight)
+            )
         inner = _unwrap(self.estimator_)
         _check_two_classes(inner.classes_, "the fitted estimator's classes_")
         n_in = getattr(inner, "n_features_in_", X.shape[1])
@@ -145,10 +196,19 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"its classes_ are {inner.classes_.tolist()}."
             )
         self.classes_ = inner.classes_
-        trees = _tree_list(inner)
-        self.n_trees_ = len(trees)
-        self._forest = _compile_forest(trees)
-        X32 = np.asarray(X, dtype=np.float32)
+        model = _final_model(self.estimator_)
+        self._preprocess = _preprocessing(self.estimator_)
+        Xt = X if self._preprocess is None else self._transform(X)
+        if _is_booster(model):
+            self._forest, self._booster = _compile_booster(model, Xt.shape[1])
+            self._check_booster_options()
+            trees = None
+        else:
+            self._booster = None
+            trees = _tree_list(model)
+            self._forest = _compile_forest(trees)
+        self.n_trees_ = self._forest.n_trees
+        X32 = self._engine_input(Xt)
         self._flip_model = _make_flip_model(
             self._forest,
             heuristic=self.heuristic,
@@ -164,20 +224,81 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _check_before_fit(self, X, y):
         """Checks of the subclass's own inputs, before any training (none for TTTS)."""
 
+    def _check_booster_options(self):
+        """The heuristics that need class distributions or sklearn trees' node statistics."""
+        if self.heuristic in ("agreement", "confidence") or (
+            self.heuristic == "distance" and self.distance_scale == "node_std"
+        ):
+            raise ValueError(
+                f"heuristic={self.heuristic!r} with distance_scale={self.distance_scale!r} "
+                "is not available for gradient-boosted trees (their leaves hold raw scores, "
+                "not class counts); use heuristic='fixed', 'depth' or 'distance' with "
+                "distance_scale='max_threshold'."
+            )
+
+    def _transform(self, X):
+        """The Pipeline's preprocessing of X, as the float array the trees split."""
+        Xt = self._preprocess.transform(X)
+        if sparse.issparse(Xt):
+            Xt = Xt.toarray()
+        return np.asarray(Xt, dtype=np.float64)
+
+    def _engine_input(self, Xt):
+        """Float32 X as the engines read it (NaN handled for boosters, see _boosting)."""
+        if self._booster is not None:
+            return self._booster.engine_input(Xt)
+        X32 = np.asarray(Xt, dtype=np.float32)
+        if np.isnan(X32).any():
+            raise ValueError(
+                "The Pipeline's preprocessing left missing values (NaN) in X, which the "
+                f"{type(_final_model(self.estimator_)).__name__} cannot take; impute them "
+                "in the Pipeline."
+            )
+        return X32
+
     # -- prediction -------------------------------------------------------------------
     def _validate_X_predict(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return X, np.asarray(X, dtype=np.float32)
+        nan = "allow-nan" if _takes_nan(self.estimator_) else True
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=nan
+        )
+        Xt = X if self._preprocess is None else self._transform(X)
+        return X, self._engine_input(Xt)
+
+    def _to_proba(self, out, X):
+        """Engine output -> probabilities: as is for trees, sigmoid of E[F] for boosters."""
+        if self._booster is None:
+            return out
+        raw = self._booster.raw_score(out, self.n_trees_, lambda: self._booster_input(X))
+        proba = np.empty((raw.shape[0], 2))
+        proba[:, 1] = 1.0 / (1.0 + np.exp(-raw))
+        proba[:, 0] = 1.0 - proba[:, 1]
+        return proba
+
+    def _booster_input(self, X):
+        return X if self._preprocess is None else self._transform(X)
 
     def _fairness_for(self, X, alpha=None):
         """(rule, unprivileged mask) for FairTTTS; (None, None) for plain TTTS."""
         return None, None
 
     def _proba(self, X, *, alpha=None, method=None, return_bound=False):
+        out = self._engine_mean(X, alpha=alpha, method=method, return_bound=return_bound)
+        if return_bound:
+            return out
+        return self._to_proba(out, X)
+
+    def _engine_mean(self, X, *, alpha=None, method=None, return_bound=False):
+        """The engines' mean over the trees of the expected (or simulated) leaf value."""
         X, X32 = self._validate_X_predict(X)
         fairness, unprivileged = self._fairness_for(X, alpha)
         method = self.method if method is None else method
+        if return_bound and self._booster is not None:
+            raise ValueError(
+                "return_bound=True is not available for gradient-boosted trees: the bound "
+                "holds for class distributions in [0, 1], not for raw scores."
+            )
         if method == "exact":
             proba, mass = _expected_proba(
                 self._forest,
@@ -233,6 +354,28 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             when nothing was pruned.
         """
         return self._proba(X, return_bound=return_bound)
+
+    @available_if(lambda self: _is_booster(_final_model(self.estimator)))
+    def decision_function(self, X):
+        """Expected raw score (log-odds of ``classes_[1]``) of a gradient-boosted model.
+
+        Only for gradient-boosted estimators. ``method="exact"``:
+        ``E[F(x)] = b(x) + sum_t E[f_t(x)]``, exact because the trees' flips are
+        independent; ``method="monte_carlo"``: ``b(x) + sum_t (1/S) sum_s f_t(x; path_s)``,
+        an unbiased estimate of it. :meth:`predict_proba` is ``sigmoid`` of this value.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        raw : ndarray of shape (n_samples,)
+            Expected (or simulated mean) raw score.
+        """
+        out = self._engine_mean(X)
+        return self._booster.raw_score(out, self.n_trees_, lambda: self._booster_input(X))
 
     def predict(self, X):
         """Class with the largest simulated probability.

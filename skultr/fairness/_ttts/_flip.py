@@ -124,19 +124,40 @@ class _FairnessRule:
 
 
 def _make_fairness_rule(
-    forest, *, protected_index, favorable_index, alpha, cap=0.5, all_nodes=False
+    forest,
+    *,
+    protected_index,
+    favorable_index,
+    alpha,
+    cap=0.5,
+    all_nodes=False,
+    feature=None,
+    favorability=None,
 ):
+    """The rule's per-node arrays.
+
+    ``protected_index``: the protected column(s) (an int or an array of ints) in the
+    numbering of ``feature`` (default ``forest.feature``; a booster passes the columns of
+    X its nodes split on). ``favorability`` (N,): how favourable a node's value is, larger
+    is better; default the share of the favourable class, ``value[:, favorable_index]``
+    (a booster passes its raw-score node values, negated when the favourable class is
+    ``classes_[0]``). The worse child is the less favourable one.
+    """
     internal = ~forest.is_leaf
-    protected = internal if all_nodes else internal & (forest.feature == protected_index)
+    feature = forest.feature if feature is None else feature
+    on_protected = np.isin(feature, np.atleast_1d(protected_index))
+    protected = internal if all_nodes else internal & on_protected
+    if favorability is None:
+        favorability = forest.value[:, favorable_index]
     left, right = forest.children[:, 0], forest.children[:, 1]
-    unfav_left = np.zeros(forest.n_nodes)
-    unfav_right = np.zeros(forest.n_nodes)
-    unfav_left[internal] = 1.0 - forest.value[left[internal], favorable_index]
-    unfav_right[internal] = 1.0 - forest.value[right[internal], favorable_index]
+    fav_left = np.zeros(forest.n_nodes)
+    fav_right = np.zeros(forest.n_nodes)
+    fav_left[internal] = favorability[left[internal]]
+    fav_right[internal] = favorability[right[internal]]
     return _FairnessRule(
         protected=protected,
-        worse_left=unfav_left > unfav_right,
-        has_worse=protected & (unfav_left != unfav_right),
+        worse_left=fav_left < fav_right,
+        has_worse=protected & (fav_left != fav_right),
         alpha=np.float32(alpha),
         cap=np.float32(cap),
     )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.tree import DecisionTreeClassifier
@@ -205,7 +205,7 @@ def test_grid_search_over_alpha_with_a_fairness_scorer_keeps_the_forest(biased, 
         ({"p_max": 0.7}, ValueError, "p_max"),
         ({"p_max": -0.01}, ValueError, "p_max"),
         ({"pos_label": "yes"}, ValueError, "pos_label"),
-        ({"estimator": GradientBoostingClassifier()}, TypeError, "RandomForestClassifier"),
+        ({"estimator": AdaBoostClassifier()}, TypeError, "HistGradientBoostingClassifier"),
     ],
 )
 def test_bad_input(biased, forest, params, error, match):

@@ -7,8 +7,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.ensemble import (
+    AdaBoostClassifier,
     ExtraTreesClassifier,
-    GradientBoostingClassifier,
     RandomForestClassifier,
 )
 from sklearn.exceptions import NotFittedError
@@ -219,7 +219,7 @@ def test_frozen_unfitted_estimator_is_an_error(data):
 def test_unsupported_estimator_is_a_type_error(data):
     X, y = data
     with pytest.raises(TypeError, match="DecisionTreeClassifier, RandomForestClassifier"):
-        TTTSClassifier(GradientBoostingClassifier()).fit(X, y)
+        TTTSClassifier(AdaBoostClassifier()).fit(X, y)
 
 
 @pytest.mark.parametrize(
