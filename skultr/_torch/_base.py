@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from skultr.utils._sklearn_compat import Interval, StrOptions
+from skultr.utils._versions import VersionedPickleMixin
 
 from ._batching import data_device, is_batch_source, iterate_batches, n_units, take_units
 from ._device import loadable_device, resolve_device
@@ -29,7 +30,7 @@ def to_tensor(array, device, dtype=torch.float32):
     return torch.as_tensor(np.ascontiguousarray(array, dtype=numpy_dtype[dtype]), device=device)
 
 
-class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
+class BaseTorchEstimator(VersionedPickleMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared machinery of skultr's torch estimators.
 
     Subclasses declare their own keyword-only ``__init__`` (sklearn reads parameters from
@@ -83,6 +84,7 @@ class BaseTorchEstimator(BaseEstimator, metaclass=ABCMeta):
 
     # Attributes holding torch objects that must not be pickled as device tensors.
     _TORCH_STATE = ("module_",)
+    _PICKLE_TORCH_VERSION = True  # the pickle records torch's release, checked on load
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

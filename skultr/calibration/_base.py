@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skultr.utils._sklearn_compat import _fit_context
+from skultr.utils._versions import VersionedPickleMixin
 
 # Fewer calibration pairs than this cannot estimate a slope and a spread with any reliability.
 MIN_CALIBRATION_SAMPLES = 10
@@ -88,7 +89,7 @@ def linear_calibration(y_pred, y):
     return k, m
 
 
-class _BaseCorrector(RegressorMixin, TransformerMixin, BaseEstimator):
+class _BaseCorrector(RegressorMixin, TransformerMixin, VersionedPickleMixin, BaseEstimator):
     """Base of the correctors of ML predictions fitted on calibration pairs.
 
     Subclasses implement ``_fit_arrays(z, y)`` on validated 1-D calibration predictions

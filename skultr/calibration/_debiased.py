@@ -11,6 +11,7 @@ from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, proces
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from skultr.utils._sklearn_compat import HasMethods, _fit_context, _routing_enabled
+from skultr.utils._versions import VersionedPickleMixin
 
 from ._tweedie import TweedieCorrector
 
@@ -51,7 +52,7 @@ class _AnyName(set):
         return set()
 
 
-class DebiasedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
+class DebiasedRegressor(MetaEstimatorMixin, RegressorMixin, VersionedPickleMixin, BaseEstimator):
     """Regressor whose predictions are corrected for the shrinkage of squared-error training.
 
     ``fit`` calibrates a corrector (by default :class:`TweedieCorrector`) on predictions

@@ -27,6 +27,7 @@ from skultr.utils._sklearn_compat import (
     validate_params,
 )
 from skultr.utils._validation import check_shard_columns
+from skultr.utils._versions import VersionedPickleMixin
 
 
 @validate_params(
@@ -179,7 +180,7 @@ def _renamed_propensity(base_propensity, sample_propensity, method):
 
 
 @fill_engine_doc
-class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
+class KernelBalancingPropensity(_PairEstimatorMixin, VersionedPickleMixin, BaseEstimator):
     """Balancing weights for observed (user, item) pairs, learned in a kernel space.
 
     Inverse propensity weights ``1/p̂`` are meant to make the observed pairs look like all
@@ -400,6 +401,8 @@ class KernelBalancingPropensity(_PairEstimatorMixin, BaseEstimator):
     >>> bool(kb.mmd_se_ > 0 and kb.mmd_base_se_ > 0)  # compare mmd_ with mmd_base_ in these
     True
     """
+
+    _PICKLE_TORCH_VERSION = True  # fitted on torch: the pickle records its release
 
     _parameter_constraints: dict = {
         "id_columns": [tuple, list],

@@ -18,9 +18,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from skultr.utils._interactions import _PairEstimatorMixin
 from skultr.utils._sklearn_compat import Interval, _fit_context
+from skultr.utils._versions import VersionedPickleMixin
 
 
-class NaiveBayesPropensity(_PairEstimatorMixin, BaseEstimator):
+class NaiveBayesPropensity(_PairEstimatorMixin, VersionedPickleMixin, BaseEstimator):
     """Propensity of observing a rating given its value, by Bayes' rule.
 
     Self-selection makes high (or extreme) ratings over-represented among observed ratings.
@@ -192,7 +193,7 @@ class NaiveBayesPropensity(_PairEstimatorMixin, BaseEstimator):
         return self.class_propensity_[index]
 
 
-class LogisticPropensity(_PairEstimatorMixin, BaseEstimator):
+class LogisticPropensity(_PairEstimatorMixin, VersionedPickleMixin, BaseEstimator):
     """Propensity of observing a (user, item) pair by logistic regression over the catalogue.
 
     Every pair of the ``n_users × n_items`` catalogue is a row with label ``o_ui`` (observed

@@ -12,9 +12,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from skultr.utils._interactions import _as_id_array, _PairEstimatorMixin, lookup_ids
 from skultr.utils._sklearn_compat import Interval, _fit_context
+from skultr.utils._versions import VersionedPickleMixin
 
 
-class PopularityPropensity(_PairEstimatorMixin, BaseEstimator):
+class PopularityPropensity(_PairEstimatorMixin, VersionedPickleMixin, BaseEstimator):
     """Exposure propensity of each item from its relative popularity among the clicks.
 
     A user can only click an item that was shown to them, and popular items are shown more.

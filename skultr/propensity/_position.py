@@ -31,6 +31,7 @@ from skultr.utils._click_log import (
 )
 from skultr.utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from skultr.utils._validation import check_shard_columns
+from skultr.utils._versions import VersionedPickleMixin
 
 from ._em import (
     _GAMMA_BINS,
@@ -96,7 +97,7 @@ def _click_rates(clicks, slot, n_positions):
     return n_clicks, impressions
 
 
-class _PositionPropensityMixin:
+class _PositionPropensityMixin(VersionedPickleMixin):
     """Tags shared by the position propensity estimators: y (clicks) is required."""
 
     def __sklearn_tags__(self):

@@ -37,6 +37,7 @@ from skultr.utils._sklearn_compat import (
     _fit_context,
     _num_samples,
 )
+from skultr.utils._versions import VersionedPickleMixin
 
 __all__ = ["PointwiseIPWRanker"]
 
@@ -63,7 +64,7 @@ def _check_propensity_range(values, displayed, what):
         )
 
 
-class PointwiseIPWRanker(MetaEstimatorMixin, BaseEstimator):
+class PointwiseIPWRanker(MetaEstimatorMixin, VersionedPickleMixin, BaseEstimator):
     """Debias any regressor or classifier that takes ``sample_weight`` for position bias.
 
     Trains ``estimator`` (by default a ``HistGradientBoostingRegressor``; equally a
@@ -103,7 +104,9 @@ default="regression_em"
           ``sklearn.frozen.FrozenEstimator`` (or pass its ``propensity_``);
         - an estimator with ``fit`` and ``propensity_`` (``RegressionEMPropensity``,
           ``RandomizationPropensity``, :class:`~skultr.ranking.DLARanker`, ...): cloned,
-          fitted on the training log (standardised features) and its ``propensity_`` used.
+          fitted on the training log (standardised features) and its ``propensity_`` used,
+          divided by its largest value (estimates are relative to position 1 and may exceed
+          1 at another position; only ratios matter for the ranking).
           A ``FrozenEstimator`` is used as fitted. An already fitted estimator that is not
           frozen is refitted on the training log, with a warning.
     max_weight : float >= 1 or None, default=10.0
@@ -120,7 +123,8 @@ default="regression_em"
     estimator_ : estimator
         The fitted clone of ``estimator``.
     propensity_ : ndarray of shape (max_position,)
-        The propensities ``θ`` used (before clipping); ``NaN`` at positions without one.
+        The propensities ``θ`` used (before clipping; an estimate divided by its largest
+        value); ``NaN`` at positions without one.
     propensity_estimator_ : estimator
         The fitted propensity estimator, when ``propensity`` is a string or an estimator.
     n_rows_beyond_max_position_ : int
@@ -264,7 +268,11 @@ default="regression_em"
                     "attribute; pass a position propensity estimator (RegressionEMPropensity, "
                     "RandomizationPropensity, DLARanker) or an array."
                 )
-            values = estimator.propensity_
+            # Estimates are relative to position 1 and may exceed 1 elsewhere (a position
+            # that looked more examined than the top): rescale to the most examined position.
+            values = np.asarray(estimator.propensity_, dtype=np.float64)
+            if np.isfinite(values).any() and np.nanmax(values) > 0:
+                values = values / np.nanmax(values)
             what = f"the propensity_ of {type(estimator).__name__}"
         else:
             values, what = source, "propensity"

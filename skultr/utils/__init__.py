@@ -1,5 +1,12 @@
-"""Helpers shared by several subpackages: discovery of estimators and input validation."""
+"""Helpers shared by several subpackages: discovery of estimators, input validation, and
+the version check of pickled estimators."""
 
+from ._versions import InconsistentVersionError, InconsistentVersionWarning, allow_version_mismatch
 from .discovery import all_estimators
 
-__all__ = ["all_estimators"]
+__all__ = [
+    "InconsistentVersionError",
+    "InconsistentVersionWarning",
+    "all_estimators",
+    "allow_version_mismatch",
+]
