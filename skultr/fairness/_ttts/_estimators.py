@@ -25,6 +25,7 @@ from skultr.utils._sklearn_compat import (
     _check_sample_weight,
     _fit_context,
 )
+from skultr.utils._versions import VersionedPickleMixin
 
 from ._boosting import SUPPORTED_BOOSTERS, _compile_booster, _is_booster
 from ._docs import _ENGINE_NOTES, _FLIP_DOC, _PRUNE_NOTES, _SAMPLE_WEIGHT_DOC
@@ -125,7 +126,7 @@ def _tree_list(inner):
     return [inner] if isinstance(inner, DecisionTreeClassifier) else list(inner.estimators_)
 
 
-class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, VersionedPickleMixin, BaseEstimator):
     """Fit/predict plumbing of the TTTS family (not public)."""
 
     _parameter_constraints: dict = {
