@@ -18,6 +18,7 @@ Dask is imported only by these functions (the ``distributed`` extra:
 ``pip install "skultr[distributed]"``).
 """
 
+from functools import partial
 from numbers import Integral
 
 import numpy as np
@@ -317,10 +318,12 @@ def _validated_pairs(part, estimator, y, dtypes, partition_info=None):
         "estimator": [HasMethods(["get_params"])],
         "frame": [HasMethods(["map_partitions"])],
         "method": [str],
+        "n": [Interval(Integral, 1, None, closed="left")],
+        "exclude_seen": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
-def predict_partitions(estimator, frame, method="predict"):
+def predict_partitions(estimator, frame, method="predict", *, n=10, exclude_seen=True):
     """``estimator.<method>`` of every partition of a Dask DataFrame, on the workers.
 
     Parameters
@@ -328,18 +331,35 @@ def predict_partitions(estimator, frame, method="predict"):
     estimator : fitted estimator
         Shipped to the workers (it pickles without any device handle; a model trained on a
         GPU loads on CPU-only workers).
-    frame : dask.dataframe.DataFrame
+    frame : dask.dataframe.DataFrame or dask.dataframe.Series
         Rows to score; a ranker ignores its ``qid`` / ``position`` columns, a recommender
-        reads its ``id_columns``.
+        reads its ``id_columns``. For ``method="recommend"``: the users, as a Series or as
+        the recommender's user column (``id_columns[0]``) of a DataFrame.
     method : str, default="predict"
         A method returning one value per row (``predict``, ``transform`` of a corrector
-        with one output, ``decision_function``), or ``predict_proba`` (then a DataFrame
-        with one column per class).
+        with one output, ``decision_function``), ``predict_proba`` (then a DataFrame
+        with one column per class), or a recommender's ``recommend``.
+    n, exclude_seen : int, bool, default=10, True
+        Arguments of ``recommend`` (ignored by the other methods).
 
     Returns
     -------
     dask.dataframe.Series or dask.dataframe.DataFrame
-        Lazy, aligned with ``frame``'s partitions and index.
+        Lazy, aligned with ``frame``'s partitions and index. ``recommend`` gives one row per
+        user with columns ``item_1 .. item_n`` (best first) and ``score_1 .. score_n``.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd
+    >>> import pandas as pd
+    >>> from skultr.distributed import predict_partitions
+    >>> from skultr.recommendation import BPRRecommender
+    >>> clicks = pd.DataFrame({"user": [0, 0, 1, 1, 2, 2], "item": [0, 1, 1, 2, 0, 2]})
+    >>> model = BPRRecommender(n_factors=2, max_epochs=2, random_state=0).fit(clicks)
+    >>> users = dd.from_pandas(pd.Series([0, 1, 2], name="user"), npartitions=2)
+    >>> top = predict_partitions(model, users, "recommend", n=1).compute()
+    >>> list(top.columns), len(top)
+    (['item_1', 'score_1'], 3)
     """
     import pandas as pd
 
@@ -353,8 +373,34 @@ def predict_partitions(estimator, frame, method="predict"):
             return pd.DataFrame(out, index=part.index, columns=_columns(out.shape[1], classes))
         return pd.Series(out, index=part.index, name=method)
 
-    meta = apply(frame._meta_nonempty).iloc[:0]
+    if method == "recommend":
+        apply = partial(_recommend_partition, estimator, n=n, exclude_seen=exclude_seen)
+    # recommend's metadata from no users (made-up ones would be unknown to the model)
+    meta = apply(frame._meta if method == "recommend" else frame._meta_nonempty).iloc[:0]
     return frame.map_partitions(apply, meta=meta)
+
+
+def _recommend_partition(estimator, part, *, n, exclude_seen):
+    """``recommend`` of one partition's users, as a DataFrame indexed like them."""
+    import pandas as pd
+
+    if isinstance(part, pd.DataFrame):
+        column = estimator._id_columns()[0]
+        if column not in part.columns:
+            raise ValueError(
+                f"recommend reads the users from the column {column!r} (the recommender's "
+                f"id_columns[0]); the frame has {list(part.columns)}."
+            )
+        part = part[column]
+    if len(part) == 0:  # an empty partition (or Dask's metadata of the frame)
+        items = np.empty((0, min(n, estimator.n_items_)), dtype=estimator.item_ids_.dtype)
+        scores = np.empty(items.shape)
+    else:
+        items, scores = estimator.recommend(part.to_numpy(), n=n, exclude_seen=exclude_seen)
+    width = items.shape[1]
+    columns = {f"item_{j + 1}": items[:, j] for j in range(width)}
+    columns.update({f"score_{j + 1}": scores[:, j] for j in range(width)})
+    return pd.DataFrame(columns, index=part.index)
 
 
 def _columns(n, classes):

@@ -332,3 +332,28 @@ def test_fit_by_counts_of_popularity_names_the_bad_partition(client, column, val
         fit_by_counts(PopularityPropensity(), parts, y="click", columns={"sample_weight": "w"})
     with pytest.raises(ValueError, match="pass y, the name of the click column"):
         fit_by_counts(RandomizationPropensity(), parts)
+
+
+def test_recommend_maps_over_the_partitions_of_users(client):
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from skultr.distributed import predict_partitions
+
+    pairs, y = interactions()
+    frame = pd.DataFrame({"visitor": [f"u{u}" for u in pairs[:, 0]], "item": pairs[:, 1]})
+    est = _estimator("RelMFRecommender").set_params(id_columns=("visitor", "item"))
+    est.fit(frame, y)
+    users = np.array([f"u{u}" for u in range(30)])
+    expected_items, expected_scores = est.recommend(users, n=3)
+    for lazy in (
+        dd.from_pandas(pd.Series(users, name="visitor"), npartitions=3),
+        dd.from_pandas(pd.DataFrame({"visitor": users, "other": 0}), npartitions=3),
+    ):
+        top = predict_partitions(est, lazy, "recommend", n=3).compute()
+        assert list(top.columns) == ["item_1", "item_2", "item_3", "score_1", "score_2", "score_3"]
+        np.testing.assert_array_equal(top[["item_1", "item_2", "item_3"]], expected_items)
+        np.testing.assert_allclose(top[["score_1", "score_2", "score_3"]], expected_scores)
+    wrong = dd.from_pandas(pd.DataFrame({"user": users}), npartitions=2)
+    with pytest.raises(ValueError, match="column 'visitor'"):
+        predict_partitions(est, wrong, "recommend").compute()
