@@ -9,6 +9,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import Bunch, _safe_indexing
 
 from skultr.metrics import demographic_parity_difference, equal_opportunity_difference
+from skultr.utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
 
 from ._fairttts import FairTTTSClassifier, proba_at_alpha
 
@@ -20,6 +21,19 @@ _GAPS = {
 }
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "alphas": ["array-like"],
+        "max_gap": [Interval(Real, 0, 1, closed="both")],
+        "gap": [StrOptions(set(_GAPS))],
+        "cv": ["cv_object"],
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def tune_fairttts_alpha(
     estimator, X, y, *, alphas, max_gap, gap="demographic_parity", cv=5, sample_weight=None
 ):

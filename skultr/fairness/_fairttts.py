@@ -50,23 +50,33 @@ class FairTTTSClassifier(_BaseTTTS):
     ----------
     estimator : estimator instance
         A :class:`~sklearn.tree.DecisionTreeClassifier`,
-        :class:`~sklearn.ensemble.RandomForestClassifier` or
-        :class:`~sklearn.ensemble.ExtraTreesClassifier` (subclasses included). A fitted
+        :class:`~sklearn.ensemble.RandomForestClassifier`,
+        :class:`~sklearn.ensemble.ExtraTreesClassifier`, or a binary
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier` or
+        :class:`~sklearn.ensemble.GradientBoostingClassifier` (subclasses included; a
+        booster is traversed in logit space, see Notes), or a
+        :class:`~sklearn.pipeline.Pipeline` whose last step is one of them. A fitted
         estimator, or one wrapped in :class:`~sklearn.frozen.FrozenEstimator`, is used as
         is; an unfitted one is cloned and fitted in :meth:`fit`. :func:`~sklearn.base.clone`
         (used by ``GridSearchCV``) un-fits a plain fitted estimator, so wrap a trained
         model in ``FrozenEstimator`` to search over ``alpha`` without refitting it.
 
-    protected_attribute : int or str
+    protected_attribute : int, str or list of them
         Column of ``X`` holding the protected attribute: a position, or a column name
-        when ``X`` is a pandas DataFrame.
+        when ``X`` is a pandas DataFrame; a list of columns for intersectional groups.
+        With a Pipeline it is a column of the Pipeline's input; the trees' split on it is
+        found by name among the preprocessing's ``get_feature_names_out()``.
 
     unprivileged_value : float
         Value of the protected column that marks the unprivileged group (rows with
         ``x[protected] == unprivileged_value``). The column must take at most two
         distinct values in :meth:`fit` unless ``protected_threshold`` is given; then the
         column is first binarised to ``1 if x > protected_threshold else 0`` and
-        ``unprivileged_value`` must be 0 or 1.
+        ``unprivileged_value`` must be 0 or 1. A list of values: the unprivileged set of a
+        multi-valued attribute (any number of distinct values). With several protected
+        columns: a tuple of one value per column, or a list of such tuples (the
+        unprivileged combinations). A group with fewer than 30 rows in :meth:`fit` gets a
+        warning naming it.
 
     protected_threshold : float or None, default=None
         Binarise a continuous protected attribute (for example age) at this value; see
@@ -113,8 +123,8 @@ class FairTTTSClassifier(_BaseTTTS):
     n_trees_ : int
         Number of trees traversed.
 
-    protected_index_ : int
-        Position of the protected column in ``X``.
+    protected_index_ : int or ndarray of int
+        Position of the protected column in ``X`` (an array for several columns).
 
     protected_nodes_ : ndarray of shape (n_protected_nodes, 2)
         ``(tree index, node id within the tree)`` of every node that splits on the
@@ -180,6 +190,15 @@ class FairTTTSClassifier(_BaseTTTS):
     grows quickly with ``alpha`` and overshoots parity where the gap is small, so choose
     ``alpha`` (including 1, plain TTTS) by cross-validation with a fairness-aware scorer.
     ``flip_cap=1`` lets the rule route a sample fully as if privileged.
+
+    Gradient-boosted trees (an extension). The raw score
+    ``F(x) = b(x) + sum_t f_t(x)`` has, with independent flips in each tree, the exact
+    expectation ``E[F(x)] = b(x) + sum_t sum_l P(l) v_l`` (``v_l`` the leaf value, learning
+    rate included); ``decision_function`` returns it, ``predict_proba`` is its sigmoid
+    (the sigmoid of the expected logit, not the expected probability), and the
+    Monte-Carlo mode estimates the same ``E[F(x)]`` from ``n_simulations`` paths per tree.
+    A node's value is the training-count weighted mean of its leaves; the worse child is
+    the one of smaller value (larger when ``pos_label`` is ``classes_[0]``).
 
     Departures from the authors' code: the random generator is seeded by
     ``random_state``; ``alpha`` is a parameter; equal unfavourable shares amplify
