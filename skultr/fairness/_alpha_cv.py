@@ -6,10 +6,16 @@ from numbers import Real
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import check_cv
-from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils import Bunch
 
 from skultr.metrics import demographic_parity_difference, equal_opportunity_difference
-from skultr.utils._sklearn_compat import HasMethods, Interval, StrOptions, validate_params
+from skultr.utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _safe_indexing,
+    validate_params,
+)
 
 from ._fairttts import FairTTTSClassifier, proba_at_alpha
 

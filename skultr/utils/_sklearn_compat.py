@@ -36,6 +36,7 @@ import sklearn
 from sklearn.base import _fit_context
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics._scorer import _BaseScorer, _cached_call, _Scorer
+from sklearn.utils import _safe_indexing
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -70,6 +71,7 @@ __all__ = [
     "_fit_context",
     "_num_samples",
     "_routing_enabled",
+    "_safe_indexing",
     "check_matplotlib_support",
     "column_or_1d",
     "generate_valid_param",
