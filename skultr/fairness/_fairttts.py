@@ -429,8 +429,8 @@ class FairTTTSClassifier(_BaseTTTS):
                     stacklevel=6,
                 )
 
-    def _check_protected_column(self, X):
-        """In fit: the column is binary (or binarised) and the value names a group."""
+    def _protected_values(self, X):
+        """The protected column(s) of X; a missing value (NaN) is an error naming its row."""
         cols = X[:, self._columns()]
         missing = np.flatnonzero(np.isnan(cols).any(axis=1))
         if missing.size:
@@ -438,6 +438,11 @@ class FairTTTSClassifier(_BaseTTTS):
                 f"The protected column {self._protected_name()} holds a missing value (NaN) "
                 f"at row {missing[0]}; every row needs a protected group."
             )
+        return cols
+
+    def _check_protected_column(self, X):
+        """In fit: the column is binary (or binarised) and the value names a group."""
+        cols = self._protected_values(X)
         column = cols[:, 0]
         multi = np.ndim(self.protected_index_) or isinstance(self.unprivileged_value, list)
         if multi:
@@ -484,13 +489,7 @@ class FairTTTSClassifier(_BaseTTTS):
     def _unprivileged_mask(self, X):
         """Boolean mask of the unprivileged rows of X: rows whose protected values are one
         of the unprivileged combinations."""
-        cols = X[:, self._columns()]
-        missing = np.flatnonzero(np.isnan(cols).any(axis=1))
-        if missing.size:
-            raise ValueError(
-                f"The protected column {self._protected_name()} holds a missing value (NaN) "
-                f"at row {missing[0]}; every row needs a protected group."
-            )
+        cols = self._protected_values(X)
         if self.protected_threshold is not None:
             return (cols[:, 0] > self.protected_threshold) == bool(self.unprivileged_value)
         return (cols[:, None, :] == self._unprivileged[None]).all(axis=2).any(axis=1)
