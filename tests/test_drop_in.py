@@ -145,7 +145,8 @@ def scenario_cross_validate_with_routing_equals_manual(est):
 
 def scenario_grid_search_on_dataframe(est):
     log, frame, _ = click_log()
-    search = GridSearchCV(clone(est), {"lr": [0.01, 0.05]}, cv=GroupKFold(2))
+    grid = {"lr": [0.01, 0.05]} if "lr" in est.get_params() else {"max_weight": [5.0, 10.0]}
+    search = GridSearchCV(clone(est), grid, cv=GroupKFold(2))
     search.fit(frame, log.clicks, groups=log.qid)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert search.best_estimator_.n_lists_ == len(np.unique(log.qid))

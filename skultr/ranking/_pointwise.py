@@ -127,6 +127,8 @@ default="regression_em"
         value); ``NaN`` at positions without one.
     propensity_estimator_ : estimator
         The fitted propensity estimator, when ``propensity`` is a string or an estimator.
+    n_lists_ : int
+        Lists (sessions) of the training log.
     n_rows_beyond_max_position_ : int
         Rows left out because their position exceeds ``max_position``.
     n_features_in_ : int
@@ -353,6 +355,7 @@ default="regression_em"
         if estimator is not None:
             self.propensity_estimator_ = estimator
         self.propensity_ = theta
+        self.n_lists_ = int(n_lists)
         self.n_rows_beyond_max_position_ = int(n_rows - keep.sum())
 
         X, c, s, p = X[keep], clicks[keep].astype(np.float64), s[keep], position[keep]

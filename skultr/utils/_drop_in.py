@@ -24,9 +24,10 @@ def family_of(cls):
     from skultr.fairness._ttts import _BaseTTTS
     from skultr.propensity._position import _PositionPropensityMixin
     from skultr.ranking._listwise import BaseListwiseRanker
+    from skultr.ranking._pointwise import PointwiseIPWRanker
     from skultr.recommendation._data import BaseRecommender
 
-    if issubclass(cls, BaseListwiseRanker):
+    if issubclass(cls, BaseListwiseRanker | PointwiseIPWRanker):  # X, clicks, qid, position
         return "click_ranker"
     if issubclass(cls, _PositionPropensityMixin):
         return "position_propensity"
