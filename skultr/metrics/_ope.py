@@ -232,8 +232,12 @@ def ope_from_rows(clicks, examined, rho, reward, score, group, n_units, spec, n_
     U, g, gradient, entering = _estimate_parts(
         clicks, examined, rho, reward, score, group, n_units, spec
     )
-    if spec["metric"] == "recall" and U[:, 1].sum() == 0:
-        raise ValueError("Recall@k is undefined: no unit has a click to estimate it from.")
+    if spec["metric"] == "recall":
+        if U[:, 1].sum() == 0:
+            raise ValueError("Recall@k is undefined: no unit has a click to estimate it from.")
+        # Recall averages over the units with a click: they are the units of the interval
+        # (a resample without one is undefined, and one unit has no spread).
+        U = U[U[:, 1] > 0]
     estimate, se, low, high = _interval(U, g, gradient, spec)
     raw = 1.0 / rho[entering]
     w = capped_inverse(rho[entering], spec["max_weight"])

@@ -177,6 +177,32 @@ def test_recall_matches_ips_recall():
     )
 
 
+def test_recall_interval_over_the_users_with_clicks_only():
+    # Recall averages over the users with a click; users without one must not turn the
+    # bootstrap interval into NaN (resamples without a clicked user) nor make the interval
+    # of a single clicked user zero-width.
+    rng = np.random.RandomState(0)
+    users = np.repeat(np.arange(20), 5)
+    clicks = np.zeros(100)
+    clicks[[0, 7, 11, 13, 23]] = 1  # users 0, 1, 2, 4
+    scores, theta = rng.normal(size=100), rng.uniform(0.2, 1, 100)
+    kept = np.isin(users, [0, 1, 2, 4])
+    for interval in ("normal", "bootstrap"):
+        kwargs = {"metric": "recall", "k": 2, "interval": interval, "random_state": 0}
+        r = ope_recommendation_metric(clicks, scores, qid=users, propensity=theta, **kwargs)
+        only = ope_recommendation_metric(
+            clicks[kept], scores[kept], qid=users[kept], propensity=theta[kept], **kwargs
+        )
+        assert np.isfinite([r.ci_low, r.ci_high, r.std_error]).all()
+        assert (r.estimate, r.ci_low, r.ci_high) == pytest.approx(
+            (only.estimate, only.ci_low, only.ci_high)
+        )
+        one = ope_recommendation_metric(
+            np.r_[1.0, np.zeros(9)], scores[:10], qid=users[:10], propensity=theta[:10], **kwargs
+        )
+        assert np.isnan([one.ci_low, one.ci_high, one.std_error]).all()
+
+
 def test_documents_the_log_never_showed_are_excluded_and_counted():
     clicks, score = [1, 0, 0, 0], [0.1, 0.9, 0.5, 0.3]
     kwargs = {"qid": [0, 0, 0, 0], "propensity": [1.0, 0.5]}
