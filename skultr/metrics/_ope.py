@@ -502,7 +502,7 @@ def ope_ranking_metric(
     )
     y_score = check_1d_finite(y_score, "y_score")
     n = len(y_score)
-    clicks = check_clicks(y_true, n).astype(np.float64)
+    clicks = check_clicks(y_true, n, "y_true").astype(np.float64)
     for name, value in (("qid", qid), ("position", position)):
         if value is None:
             raise ValueError(

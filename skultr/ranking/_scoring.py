@@ -34,7 +34,7 @@ def _check_click_inputs(y_true, y_score, qid, position, propensity):
     """Validated clicks, scores, list codes, positions and the propensity vector."""
     y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
     n = len(y_score)
-    clicks = check_clicks(y_true, n).astype(np.float64)
+    clicks = check_clicks(y_true, n, "y_true").astype(np.float64)
     if not np.isfinite(y_score).all():
         i = int(np.flatnonzero(~np.isfinite(y_score))[0])
         raise ValueError(f"y_score must be finite; got {y_score[i]} at row {i}.")

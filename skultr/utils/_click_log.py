@@ -131,21 +131,24 @@ def check_x_finite(X):
         )
 
 
-def check_clicks(y, n_rows):
-    """Clicks as an int8 array of 0/1; the first row with another value is named."""
-    y = check_1d(y, "y", n_rows=n_rows, allow_column=True)
+def check_clicks(y, n_rows, name="y"):
+    """Clicks as an int8 array of 0/1; the first row with another value is named (as is the
+    argument, ``name``)."""
+    y = check_1d(y, name, n_rows=n_rows, allow_column=True)
     if y.dtype.kind not in "biuf":
         try:
             y = y.astype(np.float64)
         except (TypeError, ValueError):
             raise ValueError(
-                f"Unknown label type: y must hold clicks 0 or 1; got an array of dtype {y.dtype}."
+                f"Unknown label type: {name} must hold clicks 0 or 1; got an array of dtype "
+                f"{y.dtype}."
             ) from None
     bad = ~((y == 0) | (y == 1))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"y must hold clicks 0 or 1 (one per displayed document); got {y[i]!r} at row {i}."
+            f"{name} must hold clicks 0 or 1 (one per displayed document); got {y[i]!r} at "
+            f"row {i}."
         )
     return y.astype(np.int8)
 
