@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from skultr.utils._deprecation import DEPRECATED, resolve_renamed
 from skultr.utils._sklearn_compat import Interval, StrOptions, _fit_context
@@ -21,6 +21,7 @@ from ._ttts import (
     _expected_proba,
     _make_fairness_rule,
 )
+from ._ttts._estimators import _is_frame
 
 __all__ = ["FairTTTSClassifier"]
 
@@ -65,7 +66,9 @@ class FairTTTSClassifier(_BaseTTTS):
         Column of ``X`` holding the protected attribute: a position, or a column name
         when ``X`` is a pandas DataFrame; a list of columns for intersectional groups.
         With a Pipeline it is a column of the Pipeline's input; the trees' split on it is
-        found by name among the preprocessing's ``get_feature_names_out()``.
+        found by name among the preprocessing's ``get_feature_names_out()``. A DataFrame
+        is given to the Pipeline as it is (its steps may select columns by name and encode
+        strings); then only the protected columns must be numeric.
 
     unprivileged_value : float
         Value of the protected column that marks the unprivileged group (rows with
@@ -408,7 +411,7 @@ class FairTTTSClassifier(_BaseTTTS):
 
     def _group_labels(self, X):
         """Each row's protected group: its protected values (binarised with a threshold)."""
-        cols = X[:, self._columns()]
+        cols = self._protected_block(X)
         if self.protected_threshold is not None:
             cols = (cols > self.protected_threshold).astype(np.float64)
         return cols
@@ -429,9 +432,25 @@ class FairTTTSClassifier(_BaseTTTS):
                     stacklevel=6,
                 )
 
+    def _protected_block(self, X):
+        """The protected columns of validated X as floats (X a float array, or the
+        DataFrame a Pipeline receives as it is, whose protected columns must be numeric)."""
+        if not _is_frame(X):
+            return X[:, self._columns()]
+        block = X.iloc[:, self._columns()]
+        try:
+            return check_array(block, dtype=np.float64, ensure_all_finite="allow-nan")
+        except (TypeError, ValueError) as exc:
+            dtypes = ", ".join(f"{c!r}: {d}" for c, d in block.dtypes.items())
+            raise ValueError(
+                f"The protected column {self._protected_name()} must be numeric (FairTTTS "
+                f"compares it with unprivileged_value); found dtypes {{{dtypes}}} "
+                f"({exc}). Encode it as numbers before FairTTTS."
+            ) from exc
+
     def _protected_values(self, X):
         """The protected column(s) of X; a missing value (NaN) is an error naming its row."""
-        cols = X[:, self._columns()]
+        cols = self._protected_block(X)
         missing = np.flatnonzero(np.isnan(cols).any(axis=1))
         if missing.size:
             raise ValueError(

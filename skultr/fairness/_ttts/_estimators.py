@@ -16,7 +16,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_y,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from skultr.utils._sklearn_compat import (
     HasMethods,
@@ -122,6 +127,17 @@ def _weight_params(estimator, sample_weight):
     return {"sample_weight": sample_weight}
 
 
+def _is_frame(X):
+    """Whether X is a pandas DataFrame (its columns have names and dtypes)."""
+    return hasattr(X, "iloc") and hasattr(X, "columns") and hasattr(X, "dtypes")
+
+
+def _passes_frame(estimator, X):
+    """Whether the Pipeline receives X as it is: a Pipeline with preprocessing, and a
+    DataFrame, so that its steps select columns by name and encode non-numeric ones."""
+    return _preprocessing(estimator) is not None and _is_frame(X)
+
+
 def _tree_list(inner):
     return [inner] if isinstance(inner, DecisionTreeClassifier) else list(inner.estimators_)
 
@@ -152,10 +168,21 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, VersionedPickleMixin, BaseE
 
     # -- fitting ----------------------------------------------------------------------
     def _fit_base(self, X, y, sample_weight=None):
-        """Validate, obtain the fitted trees and compile them. Returns float32 X."""
+        """Validate, obtain the fitted trees and compile them.
+
+        Returns ``(X, y)``: X as a float array, or the DataFrame itself when a Pipeline
+        receives it (``_passes_frame``).
+        """
         _check_supported(self.estimator)
-        nan = "allow-nan" if _takes_nan(self.estimator) else True
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=nan)
+        if _passes_frame(self.estimator, X):
+            # the Pipeline's steps validate and encode the columns; here only the names,
+            # the width and y (the protected columns are read and checked by name later)
+            validate_data(self, X, skip_check_array=True)
+            y = _check_y(y, estimator=self)
+            check_consistent_length(X, y)
+        else:
+            nan = "allow-nan" if _takes_nan(self.estimator) else True
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=nan)
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -242,7 +269,24 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, VersionedPickleMixin, BaseE
         Xt = self._preprocess.transform(X)
         if sparse.issparse(Xt):
             Xt = Xt.toarray()
-        return np.asarray(Xt, dtype=np.float64)
+        if not _is_frame(X):
+            return np.asarray(Xt, dtype=np.float64)
+        # X went to the Pipeline as it is: its output was not checked by validate_data
+        try:
+            Xt = np.asarray(Xt, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                "The Pipeline's preprocessing outputs non-numeric values (" + str(exc) + "); "
+                "encode every non-numeric column of X inside the Pipeline (e.g. a "
+                "OneHotEncoder in its ColumnTransformer)."
+            ) from exc
+        bad = np.flatnonzero(np.isinf(Xt).any(axis=1))
+        if bad.size:
+            raise ValueError(
+                "The Pipeline's preprocessing outputs an infinite value at row "
+                f"{bad[0]} of X; the trees' flip probabilities need finite features."
+            )
+        return Xt
 
     def _engine_input(self, Xt):
         """Float32 X as the engines read it (NaN handled for boosters, see _boosting)."""
@@ -260,10 +304,13 @@ class _BaseTTTS(MetaEstimatorMixin, ClassifierMixin, VersionedPickleMixin, BaseE
     # -- prediction -------------------------------------------------------------------
     def _validate_X_predict(self, X):
         check_is_fitted(self)
-        nan = "allow-nan" if _takes_nan(self.estimator_) else True
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=nan
-        )
+        if _passes_frame(self.estimator_, X):
+            validate_data(self, X, reset=False, skip_check_array=True)
+        else:
+            nan = "allow-nan" if _takes_nan(self.estimator_) else True
+            X = validate_data(
+                self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=nan
+            )
         Xt = X if self._preprocess is None else self._transform(X)
         return X, self._engine_input(Xt)
 
