@@ -53,7 +53,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.fixes import parse_version
 from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import _check_sample_weight as _sk_check_sample_weight
-from sklearn.utils.validation import _num_samples, check_array
+from sklearn.utils.validation import _check_y, _num_samples, check_array
 
 __all__ = [
     "HasMethods",
@@ -68,6 +68,7 @@ __all__ = [
     "_Scorer",
     "_cached_call",
     "_check_sample_weight",
+    "_check_y",
     "_fit_context",
     "_num_samples",
     "_routing_enabled",

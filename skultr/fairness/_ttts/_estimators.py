@@ -16,18 +16,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    _check_y,
-    check_consistent_length,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from skultr.utils._sklearn_compat import (
     HasMethods,
     Interval,
     StrOptions,
     _check_sample_weight,
+    _check_y,
     _fit_context,
 )
 from skultr.utils._versions import VersionedPickleMixin
