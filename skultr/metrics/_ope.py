@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 
 from skultr.utils._click_log import (
     check_clicks,
+    check_position_propensity,
     check_positions,
     list_codes,
     split_frame_columns,
@@ -326,31 +327,19 @@ def _ranking_positions(position, codes, n_lists):
 
 
 def _check_examination(propensity, position):
-    """``θ_p`` of each displayed row; a missing or invalid value names the position."""
-    theta = np.asarray(propensity, dtype=np.float64).reshape(-1)
-    if np.ndim(propensity) != 1 or theta.size == 0:
+    """``θ_p`` of each displayed row (0 for the rows not displayed): the shared position
+    propensity check, every logged position required and in (0, 1]."""
+    if np.ndim(propensity) != 1:
         raise ValueError(
             "propensity must be 1-D with the examination probability of positions 1, 2, ...; "
             f"got shape {np.shape(propensity)}."
         )
     shown = position > 0
-    beyond = shown & (position > len(theta))
-    if beyond.any():
-        i = int(np.flatnonzero(beyond)[0])
-        raise ValueError(
-            f"propensity has no value for logged position {position[i]} (row {i}); it has "
-            f"{len(theta)} entries: give the examination probability of every position shown."
-        )
-    value = np.ones(len(position))
+    theta = check_position_propensity(
+        propensity, np.unique(position[shown]), reference=False, probability=True, complete=True
+    )
+    value = np.zeros(len(position))
     value[shown] = theta[position[shown] - 1]
-    bad = shown & ~(np.isfinite(value) & (value > 0) & (value <= 1))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"propensity must lie in (0, 1] at every logged position; got {value[i]} at "
-            f"position {position[i]} (row {i})."
-        )
-    value[~shown] = 0.0
     return value
 
 

@@ -50,20 +50,6 @@ def _inverse_propensity_weights(theta, position, max_weight):
     return 1.0 / theta_row
 
 
-def _check_propensity_range(values, displayed, what):
-    """Propensities are examination probabilities: every given value must lie in (0, 1]."""
-    above = np.isfinite(values) & (values > 1.0)
-    if above.any():
-        k = int(np.flatnonzero(above)[0]) + 1
-        shown = " (a position displayed in the log)" if k in set(displayed.tolist()) else ""
-        raise ValueError(
-            f"{what} must be an examination probability in (0, 1] at every position; got "
-            f"{values[k - 1]} at position {k}{shown}. An estimate relative to position 1 above "
-            "1 means that position looked more examined than the top, which is noise of a "
-            "small log: use a larger (randomised) log or give the propensities."
-        )
-
-
 class PointwiseIPWRanker(MetaEstimatorMixin, VersionedPickleMixin, BaseEstimator):
     """Debias any regressor or classifier that takes ``sample_weight`` for position bias.
 
@@ -279,9 +265,13 @@ default="regression_em"
         else:
             values, what = source, "propensity"
         values = check_position_propensity(
-            values, displayed, what=what, n_positions=self.max_position, reference=False
+            values,
+            displayed,
+            what=what,
+            n_positions=self.max_position,
+            reference=False,
+            probability=True,
         )
-        _check_propensity_range(values, displayed, what)
         return values, estimator
 
     # -- fitting -----------------------------------------------------------------------

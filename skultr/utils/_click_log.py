@@ -219,7 +219,14 @@ def check_positions(position, codes, n_lists):
 
 
 def check_position_propensity(
-    values, displayed, *, what="propensity", n_positions=None, reference=True
+    values,
+    displayed,
+    *,
+    what="propensity",
+    n_positions=None,
+    reference=True,
+    probability=False,
+    complete=False,
 ):
     """A position-bias propensity vector (entry ``k - 1`` for position ``k``), validated.
 
@@ -227,8 +234,11 @@ def check_position_propensity(
     position 1 when it is the ``reference`` of the weights ``p_1 / p_k``; a position that is
     never displayed may be missing or ``NaN``, but a value given there must not be zero,
     negative or infinite. With ``n_positions`` the vector is cut or padded with ``NaN`` to
-    that length. The one check of a position propensity, shared by the rankers and the
-    click scorers.
+    that length. ``probability=True``: the values are examination probabilities, so a
+    value above 1 is an error too. ``complete=True``: a displayed position beyond the
+    vector is an error (otherwise the caller leaves such rows out). The one check of a
+    position propensity, shared by the rankers, the click scorers and off-policy
+    evaluation.
     """
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1 or len(array) == 0:
@@ -238,10 +248,17 @@ def check_position_propensity(
     if n_positions is not None:
         array = np.r_[array[:n_positions], np.full(max(n_positions - len(array), 0), np.nan)]
     displayed = np.asarray(displayed, dtype=np.int64)
+    if complete and displayed.size and displayed.max() > len(array):
+        raise ValueError(
+            f"{what} has no value for logged position {displayed.max()}; it has {len(array)} "
+            "entries: give the examination probability of every position shown."
+        )
     needed = np.zeros(len(array), dtype=bool)
     needed[displayed[(displayed >= 1) & (displayed <= len(array))] - 1] = True
     needed[0] |= reference
     valid = np.isfinite(array) & (array > 0)
+    if probability:
+        valid &= array <= 1
     bad = (needed & ~valid) | (~np.isnan(array) & ~valid)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -254,7 +271,6 @@ def check_position_propensity(
         where = (
             "position 1 and every displayed position" if reference else "every displayed position"
         )
-        raise ValueError(
-            f"{what} must be positive and finite at {where}; got {array[i]} at position {i + 1}."
-        )
+        rule = "lie in (0, 1]" if probability else "be positive and finite"
+        raise ValueError(f"{what} must {rule} at {where}; got {array[i]} at position {i + 1}.")
     return array
