@@ -65,7 +65,8 @@ from ._ips import (
     ips_recall_at_k_score,
     make_ips_scorer,
 )
-from ._ope import make_ope_scorer, ope_ranking_metric, ope_recommendation_metric
+from ._ope import ope_ranking_metric, ope_recommendation_metric
+from ._ope_scorer import make_ope_scorer
 from ._ranking import average_precision_score, dcg_score, err_score, ndcg_score
 from ._recommendation import (
     f1_at_k_score,
